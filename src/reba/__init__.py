@@ -1,0 +1,44 @@
+"""reba: training-free text embeddings from causal language models.
+
+ReBA (repetition + backward attention), Echo, PromptEOL and classical pooling, exactly as
+specified in the project's method document, with a batched engine that reduces attention
+layer by layer.
+"""
+
+import logging as _logging
+
+from reba.embedder import Embedder
+from reba.engine import EmbedResult, embed_configs
+from reba.errors import InvalidItemError, ItemFailure, NonFiniteEmbeddingError
+from reba.methods import SENTENCE_METHODS, WORD_METHODS, EmbeddingConfig
+from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, wrap_model
+
+__version__ = "0.1.0"
+
+# Library messages (model conversion, truncation) reach the user's terminal unless they
+# configure logging themselves.
+_logger = _logging.getLogger("reba")
+if not _logger.handlers:
+    _handler = _logging.StreamHandler()
+    _handler.setFormatter(_logging.Formatter("%(message)s"))
+    _logger.addHandler(_handler)
+    _logger.setLevel(_logging.INFO)
+    _logger.propagate = False
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "DEFAULT_MODEL",
+    "SENTENCE_METHODS",
+    "WORD_METHODS",
+    "EmbedResult",
+    "Embedder",
+    "EmbeddingConfig",
+    "InvalidItemError",
+    "ItemFailure",
+    "LoadedModel",
+    "NonFiniteEmbeddingError",
+    "__version__",
+    "embed_configs",
+    "load_model",
+    "wrap_model",
+]

@@ -1,0 +1,193 @@
+"""``Embedder``: the sentence-transformers-shaped entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from reba.engine import EmbedResult, check_model_supports, embed_configs
+from reba.errors import items_error
+from reba.methods import METHODS, EmbeddingConfig, Level, check_config
+from reba.models import DEFAULT_MODEL, LoadedModel, load_model
+
+
+class Embedder:
+    """Embed sentences or words in context with a causal LM and a pooling method.
+
+    >>> emb = Embedder("gemma-3-270m", method="reba", k=2)
+    >>> E = emb.encode(["一句话", "another text"])                       # (2, d) float32
+    >>> W = emb.encode_words([("我们去银行取钱", "银行"), ("sentence text", (9, 13))])
+
+    ``model`` is a bundled alias, a local folder or ``.gguf`` file, a hub id, a
+    :class:`LoadedModel`, or a ``(model, tokenizer)`` pair already in memory. ``k`` defaults to
+    2 for methods that repeat the text (echo, reba) and 1 otherwise.
+    """
+
+    def __init__(
+        self,
+        model: str | LoadedModel | tuple[Any, Any] = DEFAULT_MODEL,
+        *,
+        method: str = "reba",
+        k: int | None = None,
+        layer: int = -1,
+        include_prefix: bool = False,
+        max_length: int | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | str | None = None,
+    ):
+        if not any(name == method for _, name in METHODS):
+            names = sorted({name for _, name in METHODS})
+            raise ValueError(f"unknown method {method!r}; methods are: {', '.join(names)}")
+        repeats = any(m.repeats for (_, name), m in METHODS.items() if name == method)
+        self.config = EmbeddingConfig(
+            method=method,
+            k=(2 if repeats else 1) if k is None else k,
+            layer=layer,
+            include_prefix=include_prefix,
+        )
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 2):
+            raise ValueError(f"max_length must be an integer >= 2, got {max_length!r}")
+        self.max_length = max_length
+        self.lm = _as_loaded(model, device=device, dtype=dtype)
+        self._validate()
+
+    # --- configuration, readable -------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.config.method
+
+    @property
+    def k(self) -> int:
+        return self.config.k
+
+    @property
+    def layer(self) -> int:
+        return self.config.layer
+
+    @property
+    def model_name(self) -> str:
+        return self.lm.name
+
+    @property
+    def dimension(self) -> int:
+        return self.lm.dimension
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration, for storing next to embeddings."""
+        from reba import __version__
+
+        return {
+            "model": self.model_name,
+            "method": self.method,
+            "k": self.k,
+            "layer": self.layer,
+            "include_prefix": self.config.include_prefix,
+            "max_length": self.max_length or self.lm.max_length,
+            "dimension": self.dimension,
+            "reba_version": __version__,
+        }
+
+    # --- embedding ---------------------------------------------------------------------------
+    def encode(
+        self,
+        texts: Iterable[str] | str,
+        batch_size: int = 16,
+        normalize: bool = False,
+        show_progress_bar: bool | None = None,
+    ) -> np.ndarray:
+        """Sentence embeddings, ``(n, d)`` float32 in input order. Bad items raise, naming them."""
+        single = isinstance(texts, str)
+        matrix = self._strict(
+            [texts] if single else list(texts),
+            "sentence",
+            batch_size,
+            normalize,
+            show_progress_bar,
+        )
+        return matrix[0] if single else matrix
+
+    def encode_words(
+        self,
+        items: Iterable[tuple[str, str | tuple[int, int]]],
+        batch_size: int = 16,
+        normalize: bool = False,
+        show_progress_bar: bool | None = None,
+    ) -> np.ndarray:
+        """Word-in-context embeddings of ``(text, word)`` (first occurrence) or
+        ``(text, (start, end))`` (character span) items: ``(n, d)`` float32 in input order."""
+        return self._strict(list(items), "word", batch_size, normalize, show_progress_bar)
+
+    def embed(
+        self,
+        items: Iterable[Any],
+        *,
+        level: Level = "sentence",
+        batch_size: int = 16,
+        normalize: bool = False,
+        show_progress_bar: bool | None = None,
+    ) -> EmbedResult:
+        """Like ``encode``/``encode_words`` but tolerant: bad items are reported, not raised."""
+        result = embed_configs(
+            self.lm,
+            list(items),
+            [self.config],
+            level=level,
+            batch_size=batch_size,
+            max_length=self.max_length,
+            show_progress_bar=show_progress_bar,
+        )[self.config]
+        if normalize:
+            result.embeddings = _normalize(result.embeddings)
+        return result
+
+    @staticmethod
+    def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cosine similarity between the rows of ``a`` and ``b``: ``(len(a), len(b))``."""
+        a, b = np.atleast_2d(a), np.atleast_2d(b)
+        return _normalize(a) @ _normalize(b).T
+
+    def _strict(self, items, level, batch_size, normalize, show_progress_bar) -> np.ndarray:
+        result = self.embed(
+            items,
+            level=level,
+            batch_size=batch_size,
+            normalize=normalize,
+            show_progress_bar=show_progress_bar,
+        )
+        if result.failures:
+            raise items_error(result.failures)
+        return result.embeddings
+
+    def _validate(self) -> None:
+        """Fail at construction, not at the first encode, for impossible configurations."""
+        level = "sentence" if ("sentence", self.method) in METHODS else "word"
+        check_config(self.config, level)
+        check_model_supports(self.lm, self.config)
+
+    def __repr__(self) -> str:
+        return (
+            f"Embedder({self.model_name!r}, method={self.method!r}, k={self.k}, layer={self.layer})"
+        )
+
+
+def _as_loaded(model, *, device, dtype) -> LoadedModel:
+    from reba.models import wrap_model
+
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, tuple) and len(model) == 2:
+        return wrap_model(*model)
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        return load_model(model, device=device, dtype=dtype)
+    raise TypeError(
+        "model must be a model name or path, a LoadedModel, or a (model, tokenizer) pair; "
+        f"got {type(model).__name__}"
+    )
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.maximum(norms, np.finfo(np.float32).tiny)

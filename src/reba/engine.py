@@ -1,0 +1,270 @@
+"""Batched forward passes and pooling for one or many embedding configurations at once.
+
+Inputs are sorted by length and right-padded: with causal attention a real token never sees
+the padding after it, so results do not depend on batch size or neighbours. Configurations that
+need the same model input (same number of copies, same template) share one forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from reba.attention import BackwardAttention, attention_implementation, recording
+from reba.errors import ItemFailure
+from reba.inputs import PreparedInput, Template, prepare, tokenize_texts, tokenize_words
+from reba.methods import EmbeddingConfig, ForwardOutput, Level, Method, check_config, embed_one
+from reba.models import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+# Eager attention materialises (batch, heads, N, N) probabilities for one layer at a time;
+# batches of long inputs are split so that stays under this many bytes.
+ATTENTION_BUDGET_BYTES = 1 << 30
+
+
+@dataclass
+class EmbedResult:
+    """Embeddings of the items that succeeded, in input order, and what happened to the rest."""
+
+    embeddings: np.ndarray  # (n_ok, d) float32
+    indices: np.ndarray  # (n_ok,) the input positions of the rows
+    failures: list[ItemFailure] = field(default_factory=list)
+    truncated: list[int] = field(default_factory=list)  # input positions that were cut
+    token_counts: np.ndarray | None = None  # (n_ok,) text tokens (one copy) per row
+
+
+@dataclass(frozen=True)
+class _ForwardGroup:
+    copies: int
+    template: str | None
+    configs: tuple[tuple[EmbeddingConfig, Method], ...]
+
+
+def embed_configs(
+    lm: LoadedModel,
+    items: Sequence[object],
+    configs: Sequence[EmbeddingConfig],
+    *,
+    level: Level = "sentence",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    show_progress_bar: bool | None = None,
+) -> dict[EmbeddingConfig, EmbedResult]:
+    """Embed ``items`` (texts, or ``(text, word|span)`` pairs) with every config in ``configs``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    checked = [(cfg, check_config(cfg, level)) for cfg in configs]
+    for cfg, _ in checked:
+        check_model_supports(lm, cfg)
+    tokenize = tokenize_texts if level == "sentence" else tokenize_words
+    tokenized, failures = tokenize(lm.tokenizer, items)
+    groups = _group_by_forward(checked)
+    progress = tqdm(
+        total=len(tokenized) * len(groups),
+        desc="embedding",
+        unit="input",
+        disable=_hide(show_progress_bar),
+    )
+    results = {}
+    with progress:
+        for group in groups:
+            results.update(
+                _embed_group(lm, tokenized, failures, group, batch_size, max_length, progress)
+            )
+    return {cfg: results[cfg] for cfg in configs}
+
+
+def _embed_group(lm, tokenized, failures, group, batch_size, max_length, progress):
+    prepared, cut_failures = prepare(
+        tokenized,
+        prefix=lm.prefix_ids,
+        copies=group.copies,
+        max_length=max_length or lm.max_length,
+        template=_template_ids(lm, group.template),
+        suffix=() if lm.causal else lm.suffix_ids,
+    )
+    vectors: dict[EmbeddingConfig, dict[int, np.ndarray]] = defaultdict(dict)
+    bad: dict[EmbeddingConfig, list[ItemFailure]] = defaultdict(list)
+    for item, out in run_forward(lm, prepared, group.configs, batch_size):
+        for cfg, method in group.configs:
+            vector = embed_one(item, out, cfg, method).cpu().numpy()
+            if np.isfinite(vector).all():
+                vectors[cfg][item.index] = vector
+            else:
+                bad[cfg].append(_non_finite(item, cfg))
+        progress.update(1)
+    for cfg, _ in group.configs:
+        if bad[cfg]:
+            logger.error(
+                "reba: %d item(s) gave NaN/inf embeddings with %s: %s",
+                len(bad[cfg]),
+                cfg.label(),
+                "; ".join(map(str, bad[cfg][:5])),
+            )
+    lengths = {p.index: p.text_len for p in prepared}
+    truncated = sorted(p.index for p in prepared if p.truncated_from is not None)
+    all_failures = failures + cut_failures
+    return {
+        cfg: _result(vectors[cfg], lengths, all_failures + bad[cfg], truncated, lm.dimension)
+        for cfg, _ in group.configs
+    }
+
+
+def _non_finite(item: PreparedInput, cfg: EmbeddingConfig) -> ItemFailure:
+    reason = (
+        f"the model produced NaN or inf ({cfg.label()}); with float16 try dtype='bfloat16' "
+        "or 'float32'"
+    )
+    return ItemFailure(item.index, item.preview, reason, kind="non_finite")
+
+
+def _result(vectors, lengths, failures, truncated, dimension) -> EmbedResult:
+    order = sorted(vectors)
+    matrix = np.stack([vectors[i] for i in order]) if order else np.zeros((0, dimension))
+    return EmbedResult(
+        embeddings=matrix.astype(np.float32, copy=False),
+        indices=np.asarray(order, dtype=np.int64),
+        failures=sorted(failures, key=lambda f: f.index),
+        truncated=[i for i in truncated if i in vectors],
+        token_counts=np.asarray([lengths[i] for i in order], dtype=np.int64),
+    )
+
+
+# --- forward passes -------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def run_forward(
+    lm: LoadedModel,
+    prepared: Sequence[PreparedInput],
+    configs: Sequence[tuple[EmbeddingConfig, Method]],
+    batch_size: int,
+) -> Iterator[tuple[PreparedInput, ForwardOutput]]:
+    """Yield each input with the hidden states and reduced attention its configs need."""
+    layers = sorted({cfg.layer for cfg, _ in configs})
+    for layer in layers:
+        if not -lm.num_layers - 1 <= layer <= lm.num_layers:
+            raise ValueError(
+                f"layer {layer} is out of range: this model returns layers "
+                f"0..{lm.num_layers} (or -{lm.num_layers + 1}..-1)"
+            )
+    needs = {method.attention for _, method in configs}
+    eager = needs != {"none"}
+    for batch in _batches(lm, prepared, batch_size, eager):
+        yield from _forward_batch(lm, batch, configs, layers, needs)
+
+
+def _forward_batch(lm, batch, configs, layers, needs):
+    device = lm.device
+    width = max(p.length for p in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for b, p in enumerate(batch):
+        ids[b, : p.length] = torch.tensor(p.ids)
+        mask[b, : p.length] = 1
+    columns = [_columns_of(p, configs) for p in batch] if "columns" in needs else None
+    recorder = BackwardAttention(
+        _pad_columns(columns).to(device) if columns else None,
+        torch.tensor([p.length - 1 for p in batch], device=device) if "last_row" in needs else None,
+    )
+    run = {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "use_cache": False,
+        "output_hidden_states": layers != [-1],
+    }
+    if needs != {"none"}:
+        context = recording(lm.model, recorder)
+    elif lm.causal:
+        context = attention_implementation(lm.model, "sdpa")
+    else:
+        context = nullcontext()
+    with context:
+        out = lm.model(**run)
+    for b, p in enumerate(batch):
+        n = p.length
+        hidden = {
+            layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[b, :n]
+            for layer in layers
+        }
+        yield (
+            p,
+            ForwardOutput(
+                hidden=hidden,
+                column_positions=tuple(columns[b]) if columns else (),
+                column_max=None
+                if recorder.column_max is None
+                else recorder.column_max[b, :n, : len(columns[b])].cpu(),
+                row_max=None if recorder.row_max is None else recorder.row_max[b, :n].cpu(),
+            ),
+        )
+
+
+def _columns_of(item: PreparedInput, configs) -> list[int]:
+    """Every key position whose attention column some config of this forward needs."""
+    rows: set[int] = set()
+    for cfg, method in configs:
+        if method.rows is not None:
+            rows.update(method.rows(item, cfg))
+    return sorted(rows)
+
+
+def _pad_columns(columns: list[list[int]]) -> torch.Tensor:
+    width = max(len(c) for c in columns)
+    return torch.tensor([c + [0] * (width - len(c)) for c in columns], dtype=torch.long)
+
+
+def _batches(lm, prepared, batch_size, eager) -> Iterator[list[PreparedInput]]:
+    """Longest first (a memory problem shows at once), split to fit the attention budget."""
+    ordered = sorted(prepared, key=lambda p: p.length, reverse=True)
+    heads = int(getattr(lm.model.config, "num_attention_heads", 1))
+    start = 0
+    while start < len(ordered):
+        size = batch_size
+        if eager:
+            per_item = 3 * heads * ordered[start].length ** 2 * 4  # scores, probs, temporaries
+            size = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_item))
+        yield ordered[start : start + size]
+        start += size
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _group_by_forward(checked) -> list[_ForwardGroup]:
+    grouped: dict[tuple[int, str | None], list] = defaultdict(list)
+    for cfg, method in checked:
+        grouped[(cfg.k if method.repeats else 1, method.template)].append((cfg, method))
+    return [_ForwardGroup(k, template, tuple(cs)) for (k, template), cs in grouped.items()]
+
+
+def _template_ids(lm: LoadedModel, template: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if template is None:
+        return (), ()
+    parts = Template.parse(template)
+    return _token_ids(lm, parts.before), _token_ids(lm, parts.after)
+
+
+def _token_ids(lm: LoadedModel, text: str) -> tuple[int, ...]:
+    return tuple(lm.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else ()
+
+
+def check_model_supports(lm: LoadedModel, cfg: EmbeddingConfig) -> None:
+    if not lm.causal and (cfg.method != "mean" or cfg.k != 1):
+        raise ValueError(
+            f"{lm.name} is a bidirectional encoder: only method 'mean' applies "
+            f"(repetition and backward attention are for causal language models), got {cfg.label()}"
+        )
+
+
+def _hide(show_progress_bar: bool | None) -> bool | None:
+    # None lets tqdm decide: hidden when stderr is not a terminal.
+    return None if show_progress_bar is None else not show_progress_bar

@@ -1,0 +1,29 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import make_model  # noqa: E402
+
+import reba  # noqa: E402
+
+FAMILIES = ("llama", "qwen2", "gemma3", "gpt2")
+DATA_DIR = Path(
+    os.environ.get("REBA_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session", params=FAMILIES)
+def tiny(request):
+    """A LoadedModel wrapping a tiny random model of each family."""
+    model, tokenizer = make_model(request.param)
+    return reba.wrap_model(model, tokenizer, name=f"tiny-{request.param}")
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real SmolLM2-135M weights (bundled package; converted once into the cache)."""
+    return reba.load_model("smollm2-135m", device="cpu")
