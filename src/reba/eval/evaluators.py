@@ -1,0 +1,323 @@
+"""Evaluators: for each task type, which inputs need an embedding and how to score them.
+
+An evaluator never guesses: an item whose inputs cannot be built (a word missing from its
+sentence) or whose embeddings are missing or not finite is skipped, counted and reported.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from reba.eval import metrics
+from reba.eval.tasks import SINGLE, Row, Task, TaskSpec
+
+MAX_SKIPPED_EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class WordInput:
+    """A target word inside a text: characters [span[0], span[1]) of `text`."""
+
+    text: str
+    span: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        start, end = self.span
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span {self.span} is not inside a text of {len(self.text)} chars")
+
+
+Input = str | WordInput
+Embed = Callable[[list[Input]], Mapping[Input, np.ndarray]]
+
+
+@dataclass
+class TaskScore:
+    task: str
+    metric: str
+    value: float
+    extra: dict[str, Any]
+    n_items: int
+    n_scored: int
+    n_skipped: int
+    # The first MAX_SKIPPED_EXAMPLES skipped items as (row index, reason); for tasks with
+    # several files the reason starts with the role ("test: ...") the index refers to.
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+class SkipLog:
+    """Counts skipped rows and keeps the first MAX_SKIPPED_EXAMPLES as examples."""
+
+    def __init__(self, multi_role: bool) -> None:
+        self.multi_role = multi_role
+        self.count = 0
+        self.examples: list[tuple[int, str]] = []
+
+    def add(self, role: str, index: int, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < MAX_SKIPPED_EXAMPLES:
+            self.examples.append((index, f"{role}: {reason}" if self.multi_role else reason))
+
+
+# Rows that could be scored: (row index, row, float64 vectors of its inputs stacked).
+Scored = list[tuple[int, Row, np.ndarray]]
+
+
+def _describe(item: Input) -> str:
+    text = repr(item)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _stack(inputs: tuple[Input, ...], embeddings: Mapping[Input, np.ndarray]) -> np.ndarray | str:
+    """The inputs' vectors as one float64 array, or the reason the item must be skipped."""
+    vectors = []
+    for item in inputs:
+        vector = embeddings.get(item)
+        if vector is None:
+            return f"no embedding for {_describe(item)}"
+        vector = np.asarray(vector, dtype=np.float64)
+        if vector.ndim != 1 or not np.isfinite(vector).all():
+            return f"embedding of {_describe(item)} is not a finite vector"
+        vectors.append(vector)
+    return np.stack(vectors)
+
+
+class Evaluator(ABC):
+    metric: ClassVar[str]
+
+    @abstractmethod
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        """The inputs one row needs, or (a str) why the row cannot be embedded."""
+
+    @abstractmethod
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        """The metric value and extra numbers from the scorable rows of every role."""
+
+    def inputs(self, task: Task) -> list[Input]:
+        """The unique inputs needing an embedding, in first-use order."""
+        unique: dict[Input, None] = {}
+        for role, rows in task.rows.items():
+            for row in rows:
+                item = self.item_inputs(role, row)
+                if not isinstance(item, str):
+                    unique.update(dict.fromkeys(item))
+        return list(unique)
+
+    def score(self, task: Task, embeddings: Mapping[Input, np.ndarray]) -> TaskScore:
+        skips = SkipLog(multi_role=len(task.rows) > 1)
+        scored: dict[str, Scored] = {}
+        for role, rows in task.rows.items():
+            scored[role] = []
+            for index, row in enumerate(rows):
+                item = self.item_inputs(role, row)
+                vectors = item if isinstance(item, str) else _stack(item, embeddings)
+                if isinstance(vectors, str):
+                    skips.add(role, index, vectors)
+                else:
+                    scored[role].append((index, row, vectors))
+        if all(scored.values()):
+            value, extra = self.compute(scored, skips)
+        else:
+            value, extra = float("nan"), {"error": "a role has no scorable rows"}
+        n_items = sum(len(rows) for rows in task.rows.values())
+        return TaskScore(
+            task=task.name,
+            metric=self.metric,
+            value=float(value),
+            extra=extra,
+            n_items=n_items,
+            n_scored=n_items - skips.count,
+            n_skipped=skips.count,
+            skipped=skips.examples,
+        )
+
+
+def _column(scored: Scored, key: str) -> np.ndarray:
+    return np.array([row[key] for _, row, _ in scored])
+
+
+def _vectors(scored: Scored, position: int) -> np.ndarray:
+    return np.stack([vectors[position] for _, _, vectors in scored])
+
+
+class OddOneOutEvaluator(Evaluator):
+    metric = "accuracy"
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        word, inputs = row["word"], []
+        for j, sentence in enumerate(row["sentences"]):
+            start = sentence.find(word)
+            if start < 0:
+                return f"word {word!r} does not occur in sentence {j}"
+            inputs.append(WordInput(sentence, (start, start + len(word))))
+        return tuple(inputs)
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        rows = scored[SINGLE]
+        distance, cosine = metrics.odd_one_out_predictions(np.stack([v for _, _, v in rows]))
+        answers = _column(rows, "answer")
+        accuracy_distance = float(np.mean(distance == answers))
+        accuracy_cosine = float(np.mean(cosine == answers))
+        extra = {"accuracy_distance": accuracy_distance, "accuracy_cosine": accuracy_cosine}
+        return accuracy_distance, extra
+
+
+class WicEvaluator(Evaluator):
+    """Threshold fit on the even rows of the file (0, 2, ...), accuracy on the odd rows."""
+
+    metric = "accuracy"
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (
+            WordInput(row["s1"], tuple(row["span1"])),
+            WordInput(row["s2"], tuple(row["span2"])),
+        )
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        rows = scored[SINGLE]
+        similarity = metrics.paired_cosine(_vectors(rows, 0), _vectors(rows, 1))
+        labels = _column(rows, "label")
+        fit = np.array([index % 2 == 0 for index, _, _ in rows])
+        if fit.all() or not fit.any():
+            return float("nan"), {"error": "one half of the even/odd split is empty"}
+        threshold, fit_accuracy = metrics.best_threshold_accuracy(similarity[fit], labels[fit])
+        accuracy = metrics.threshold_accuracy(similarity[~fit], labels[~fit], threshold)
+        extra = {
+            "threshold": threshold,
+            "fit_accuracy": fit_accuracy,
+            "n_fit": int(fit.sum()),
+            "n_eval": int((~fit).sum()),
+            "split": "threshold fit on even rows, accuracy on odd rows",
+        }
+        return accuracy, extra
+
+
+class _PairEvaluator(Evaluator):
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["s1"], row["s2"])
+
+    def similarity(self, scored: dict[str, Scored]) -> np.ndarray:
+        return metrics.paired_cosine(_vectors(scored[SINGLE], 0), _vectors(scored[SINGLE], 1))
+
+
+class StsEvaluator(_PairEvaluator):
+    metric = "cosine_spearman"
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        return metrics.spearman(self.similarity(scored), _column(scored[SINGLE], "score")), {}
+
+
+class PairClassificationEvaluator(_PairEvaluator):
+    metric = "cosine_ap"
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        labels = _column(scored[SINGLE], "label")
+        return metrics.average_precision(self.similarity(scored), labels), {}
+
+
+@dataclass
+class ClassificationEvaluator(Evaluator):
+    metric: ClassVar[str] = "accuracy"
+    seed: int = 0
+    max_iter: int = 1000
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["text"],)
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        train, test = scored["train"], scored["test"]
+        accuracy = metrics.logistic_regression_accuracy(
+            _vectors(train, 0),
+            _column(train, "label"),
+            _vectors(test, 0),
+            _column(test, "label"),
+            seed=self.seed,
+            max_iter=self.max_iter,
+        )
+        return accuracy, {"n_train": len(train), "n_test": len(test)}
+
+
+@dataclass
+class ClusteringEvaluator(Evaluator):
+    metric: ClassVar[str] = "v_measure"
+    seed: int = 0
+    n_init: int = 10
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["text"],)
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        rows = scored[SINGLE]
+        labels = _column(rows, "label")
+        value = metrics.kmeans_v_measure(
+            _vectors(rows, 0), labels, seed=self.seed, n_init=self.n_init
+        )
+        return value, {"n_clusters": len(np.unique(labels))}
+
+
+class RetrievalEvaluator(Evaluator):
+    """nDCG@10 over the embedded corpus; a query whose relevant document is missing is skipped."""
+
+    metric = "ndcg_at_10"
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["text"],) if role == "corpus" else (row["query"],)
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        corpus = scored["corpus"]
+        position = {row["id"]: j for j, (_, row, _) in enumerate(corpus)}
+        queries, relevant = [], []
+        for index, row, vectors in scored["queries"]:
+            missing = [doc for doc in row["relevant"] if doc not in position]
+            if missing:
+                skips.add("queries", index, f"relevant {missing[0]!r} not in the embedded corpus")
+            else:
+                queries.append(vectors[0])
+                relevant.append({position[doc] for doc in row["relevant"]})
+        if not queries:
+            return float("nan"), {"error": "no query has all its relevant documents embedded"}
+        scores = metrics.cosine_matrix(np.stack(queries), _vectors(corpus, 0))
+        return metrics.ndcg_at_k(scores, relevant, k=10), {"n_queries": len(queries)}
+
+
+class RerankingEvaluator(Evaluator):
+    metric = "map"
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["query"], *row["positive"], *row["negative"])
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        scores, labels = [], []
+        for _, row, vectors in scored[SINGLE]:
+            scores.append(metrics.cosine_matrix(vectors[:1], vectors[1:])[0])
+            labels.append([1] * len(row["positive"]) + [0] * len(row["negative"]))
+        return metrics.mean_average_precision(scores, labels), {}
+
+
+EVALUATORS: dict[str, type[Evaluator]] = {
+    "word_odd_one_out": OddOneOutEvaluator,
+    "wic": WicEvaluator,
+    "sts": StsEvaluator,
+    "pair_classification": PairClassificationEvaluator,
+    "classification": ClassificationEvaluator,
+    "clustering": ClusteringEvaluator,
+    "retrieval": RetrievalEvaluator,
+    "reranking": RerankingEvaluator,
+}
+
+
+def evaluator_for(spec: TaskSpec) -> Evaluator:
+    """A default-configured evaluator for the task's type."""
+    return EVALUATORS[spec.type]()
+
+
+def evaluate_task(task: Task, embed: Embed) -> TaskScore:
+    """Embed the task's inputs with `embed` and score them."""
+    evaluator = evaluator_for(task.spec)
+    inputs = evaluator.inputs(task)
+    return evaluator.score(task, embed(inputs) if inputs else {})
