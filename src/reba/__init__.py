@@ -6,6 +6,7 @@ layer by layer.
 """
 
 import logging as _logging
+import sys as _sys
 
 from reba.embedder import Embedder
 from reba.engine import EmbedResult, embed_configs
@@ -15,11 +16,24 @@ from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, 
 
 __version__ = "0.1.0"
 
+
+class _CurrentStderr(_logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (so redirection and capture work)."""
+
+    @property
+    def stream(self):
+        return _sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 # Library messages (model conversion, truncation) reach the user's terminal unless they
 # configure logging themselves.
 _logger = _logging.getLogger("reba")
 if not _logger.handlers:
-    _handler = _logging.StreamHandler()
+    _handler = _CurrentStderr()
     _handler.setFormatter(_logging.Formatter("%(message)s"))
     _logger.addHandler(_handler)
     _logger.setLevel(_logging.INFO)

@@ -191,8 +191,8 @@ def _forward_batch(lm, batch, configs, layers, needs):
         out = lm.model(**run)
     for b, p in enumerate(batch):
         n = p.length
-        hidden = {
-            layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[b, :n]
+        hidden = {  # pooled on the CPU, in float64 (methods.embed_one)
+            layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[b, :n].cpu()
             for layer in layers
         }
         yield (

@@ -6,6 +6,7 @@ head of a modern LM (262k x 640 for Gemma 3) would cost more than the rest of th
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -105,6 +106,9 @@ def _resolve_source(name: str) -> str:
     elif Path(name).expanduser().exists():
         path = Path(name).expanduser()
     elif _HUB_ID.match(name) and not name.endswith(".gguf"):
+        close = difflib.get_close_matches(name, BUNDLED_MODELS, n=1, cutoff=0.8)
+        if close and "/" not in name:  # a typo, not a hub id: say so without a network round
+            raise UnknownModelError(f"unknown model {name!r}; did you mean {close[0]!r}?")
         return name  # a hub id: transformers downloads it (needs a network)
     else:
         raise UnknownModelError(

@@ -1,0 +1,1 @@
+"""The ``reba`` command line."""

@@ -1,0 +1,84 @@
+"""``reba embed``: embed every row of a file and write the vectors with their configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from reba.cli.options import add_model_options, make_embedder
+from reba.io import read_inputs, write_embeddings
+
+HELP = "embed the texts (or words in context) of a .txt/.jsonl/.csv/.parquet file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", "-i", required=True, help="one text per line, or a table")
+    parser.add_argument("--output", "-o", required=True, help=".npy, .jsonl or .parquet")
+    parser.add_argument("--field", default="text", help="text column of a table (default: text)")
+    parser.add_argument("--id-field", default="id", help="id column kept in the output")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--word-field", help="word level: column holding the target word")
+    target.add_argument("--span-field", help="word level: column holding [start, end]")
+    parser.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_model_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    records = read_inputs(
+        args.input,
+        field=args.field,
+        id_field=args.id_field,
+        word_field=args.word_field,
+        span_field=args.span_field,
+    )
+    embedder = make_embedder(args)
+    level = "word" if (args.word_field or args.span_field) else "sentence"
+    start = time.perf_counter()
+    result = embedder.embed(
+        records.items,
+        level=level,
+        batch_size=args.batch_size,
+        normalize=args.normalize,
+        show_progress_bar=not args.quiet,
+    )
+    seconds = time.perf_counter() - start
+    failures = [{"row": row, "reason": reason} for row, reason in records.problems.items()]
+    failures += [{"row": records.rows[f.index], "reason": f.reason} for f in result.failures]
+    failures.sort(key=lambda f: f["row"])
+    rows = [records.rows[i] for i in result.indices]
+    ids = [records.ids[i] for i in result.indices] if records.ids is not None else None
+    files = write_embeddings(
+        args.output,
+        result.embeddings,
+        rows=rows,
+        ids=ids,
+        config={**embedder.describe(), "level": level, "input": str(Path(args.input).resolve())},
+        failures=failures,
+    )
+    _summary(
+        len(records.rows) + len(records.problems),
+        len(rows),
+        len(result.truncated),
+        failures,
+        seconds,
+        files,
+    )
+    return 0 if rows or not failures else 1
+
+
+def _summary(total, written, truncated, failures, seconds, files) -> None:
+    out = sys.stderr
+    for f in failures[:20]:
+        print(f"  skipped row {f['row']}: {f['reason']}", file=out)
+    if len(failures) > 20:
+        print(f"  ... and {len(failures) - 20} more (listed in the output's metadata)", file=out)
+    rate = written / seconds if seconds > 0 else float("inf")
+    print(
+        f"reba embed: {total} items, {written} embedded, {truncated} truncated, "
+        f"{len(failures)} failed, {seconds:.1f} s, {rate:.1f} texts/s -> "
+        + ", ".join(map(str, files)),
+        file=out,
+    )

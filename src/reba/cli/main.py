@@ -1,0 +1,32 @@
+"""``reba`` entry point: one sub-command per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reba.cli import demo, embed, info
+
+COMMANDS = {"embed": embed, "info": info, "demo": demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="reba",
+        description="Training-free text embeddings from causal language models (ReBA, Echo, ...).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        print(f"reba {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
