@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, info
+from reba.cli import demo, embed, evaluate, info, report
 
-COMMANDS = {"embed": embed, "info": info, "demo": demo}
+COMMANDS = {
+    "embed": embed,
+    "eval": evaluate,
+    "report": report,
+    "info": info,
+    "demo": demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,80 @@
+"""``reba eval``: a sweep of methods x copies x layers over evaluation tasks, with reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+HELP = "evaluate methods and numbers of copies on word and sentence tasks"
+
+
+def parse_ints(text: str) -> list[int]:
+    """'1-5' -> [1, 2, 3, 4, 5]; '1,3,-1' -> [1, 3, -1]."""
+    values: list[int] = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if dash and first:  # a range a-b (a leading '-' is a negative number)
+            values += list(range(int(first), int(last) + 1))
+        else:
+            values.append(int(part))
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reba.models import DEFAULT_MODEL
+
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--methods",
+        default="mean,echo,reba",
+        help="comma-separated; 'reba+prefix' adds the authors' BOS-row variant",
+    )
+    parser.add_argument("--k", default="1-5", help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
+    parser.add_argument("--layers", default="-1", help="hidden layers, e.g. -1,12 (default: -1)")
+    parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    parser.add_argument("--data", required=True, help="data folder laid out like shared/data")
+    parser.add_argument("--out", required=True, help="folder for results.json, .md and figures")
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="embedding cache file (default: <reba cache>/embeddings.sqlite)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from reba.eval.report import write_report
+    from reba.eval.runner import run_sweep, write_results
+    from reba.models import load_model
+
+    try:
+        ks, layers = parse_ints(args.k), parse_ints(args.layers)
+    except ValueError as err:
+        raise ValueError(f"--k/--layers take integers or ranges like 1-5: {err}") from err
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    start = time.perf_counter()
+    document = run_sweep(
+        lm,
+        [t for t in args.tasks.split(",") if t],
+        args.data,
+        methods=[m for m in args.methods.split(",") if m],
+        ks=ks,
+        layers=layers,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        cache_path=args.cache,
+        show_progress_bar=False if args.quiet else None,
+    )
+    document["timings"]["total_seconds"] = round(time.perf_counter() - start, 1)
+    files = [write_results(document, args.out), *write_report(args.out)]
+    print(
+        f"reba eval: {len(document['rows'])} configurations x {len(document['tasks'])} tasks "
+        f"in {document['timings']['total_seconds']} s -> " + ", ".join(map(str, files)),
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,153 @@
+"""``reba eval`` end to end on a few items per task with a tiny model: scores, cache, report."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+import reba
+from reba.cli.main import main
+from reba.eval.runner import run_sweep, sweep_configs
+from reba.methods import EmbeddingConfig
+
+ROWS_PER_FILE = 12
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    """The shared data's manifest and the first rows of every file (a sample, in tmp)."""
+    from conftest import DATA_DIR
+
+    out = tmp_path_factory.mktemp("data")
+    shutil.copy(DATA_DIR / "manifest.json", out / "manifest.json")
+    for entry in json.loads((DATA_DIR / "manifest.json").read_text()):
+        target = out / entry["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lines = (DATA_DIR / entry["file"]).read_text(encoding="utf-8").splitlines()
+        rows = 40 if "Banking77" in entry["file"] else ROWS_PER_FILE  # every label in train
+        target.write_text("\n".join(lines[:rows]) + "\n", encoding="utf-8")
+    return out
+
+
+def row(doc: dict, level: str, label: str) -> dict:
+    return next(r for r in doc["rows"] if (r["level"], r["label"]) == (level, label))
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from tiny_models import make_model
+
+    return reba.wrap_model(*make_model("llama"), name="tiny-llama")
+
+
+def test_sweep_configs_per_level():
+    word = sweep_configs(["mean", "echo", "reba", "prompteol"], [1, 2], [-1], "word")
+    assert [c.label() for c in word] == ["mean", "echo", "echo-2", "reba", "reba-2"]
+    sentence = sweep_configs(["last", "reba+prefix"], [2], [-1, 1], "sentence")
+    assert [c.label() for c in sentence] == ["last", "last/L1", "reba-2/prefix", "reba-2/L1/prefix"]
+
+
+def test_tiny_sweep_scores_match_an_independent_computation(lm, small_data, tmp_path):
+    tasks = ["zh_SLPWC", "en_STSB", "zh_tnews", "en_WiC_dev"]
+    doc = run_sweep(
+        lm, tasks, small_data, methods=["mean", "reba"], ks=[1, 2], cache_path=tmp_path / "c.sqlite"
+    )
+    labels = [(r["level"], r["label"]) for r in doc["rows"]]
+    assert labels == [
+        ("word", "mean"),
+        ("word", "reba"),
+        ("word", "reba-2"),
+        ("sentence", "mean"),
+        ("sentence", "reba"),
+        ("sentence", "reba-2"),
+    ]
+    assert doc["timings"]["word_inputs_embedded"] > 0
+    # STS: Spearman of cosine similarities, recomputed here from Embedder vectors.
+    rows = [json.loads(x) for x in (small_data / "sentence/en_STSB.jsonl").read_text().splitlines()]
+    emb = reba.Embedder(lm, method="reba", k=2)
+    a, b = emb.encode([r["s1"] for r in rows]), emb.encode([r["s2"] for r in rows])
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    want = spearmanr(cos, [r["score"] for r in rows]).statistic
+    got = row(doc, "sentence", "reba-2")["scores"]["en_STSB"]
+    assert got["metric"] == "cosine_spearman" and got["value"] == pytest.approx(want, abs=1e-6)
+    # Odd one out, distance predictor: centred vectors, largest norm.
+    rows = [json.loads(x) for x in (small_data / "word/zh_SLPWC.jsonl").read_text().splitlines()]
+    wemb = reba.Embedder(lm, method="reba", k=2)
+    right = 0
+    for r in rows:
+        v = wemb.encode_words([(s, r["word"]) for s in r["sentences"]]).astype(np.float64)
+        right += int(np.argmax(np.linalg.norm(v - v.mean(0), axis=1)) == r["answer"])
+    got = row(doc, "word", "reba-2")["scores"]["zh_SLPWC"]
+    assert got["extra"]["accuracy_distance"] == pytest.approx(right / len(rows))
+
+
+def test_second_run_embeds_nothing_and_gives_the_same_scores(lm, small_data, tmp_path):
+    kwargs = dict(methods=["mean", "echo", "reba"], ks=[1, 2], cache_path=tmp_path / "c.sqlite")
+    first = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, **kwargs)
+    second = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, **kwargs)
+    assert first["timings"]["word_inputs_embedded"] > 0
+    assert second["timings"]["word_inputs_embedded"] == 0
+    assert second["timings"]["sentence_inputs_embedded"] == 0
+
+    def values(doc):
+        return [{t: (s["value"], s["extra"]) for t, s in r["scores"].items()} for r in doc["rows"]]
+
+    assert values(first) == values(second)
+
+
+def test_every_task_type_runs_through_the_cli_and_report_regenerates(small_data, tmp_path):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "eval",
+            "--model",
+            "tiny-random-llama",
+            "--methods",
+            "mean,reba",
+            "--k",
+            "1-2",
+            "--data",
+            str(small_data),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc["tasks"]) == set(json.loads(json.dumps(doc["tasks"])))  # plain JSON
+    assert len(doc["tasks"]) == 23 and all(len(r["scores"]) for r in doc["rows"])
+    assert all(len(info["files"]) >= 1 for info in doc["tasks"].values())
+    table = (out / "results.md").read_text()
+    assert "| configuration |" in table and "**" in table
+    (out / "results.md").unlink()
+    (out / "word.png").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "results.md").read_text() == table
+    assert (out / "word.png").stat().st_size > 10_000 and (out / "sentence.png").exists()
+
+
+def test_unknown_task_is_a_clear_error(lm, small_data, tmp_path):
+    with pytest.raises(KeyError, match="unknown task 'zh_NOPE'"):
+        run_sweep(
+            lm, ["zh_NOPE"], small_data, methods=["mean"], ks=[1], cache_path=tmp_path / "c.sqlite"
+        )
+
+
+def test_failed_inputs_are_cached_with_their_reason_and_skipped(lm, small_data, tmp_path):
+    doc = run_sweep(
+        lm,
+        ["en_STSB"],
+        small_data,
+        methods=["reba"],
+        ks=[3],
+        max_length=12,
+        cache_path=tmp_path / "c.sqlite",
+    )
+    score = doc["rows"][0]["scores"]["en_STSB"]
+    assert score["n_items"] == ROWS_PER_FILE and score["n_scored"] == ROWS_PER_FILE
+    assert EmbeddingConfig("reba", 3).label() == doc["rows"][0]["label"]
