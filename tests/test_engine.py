@@ -42,7 +42,12 @@ def test_output_keeps_input_order(tiny):
 
 
 def test_configs_sharing_a_forward_equal_separate_runs(tiny):
+    """Every k <= 3 is read off one 3-copy forward; each must equal its own k-copy run."""
     configs = [
+        EmbeddingConfig("echo", 1),
+        EmbeddingConfig("echo-last", 2),
+        EmbeddingConfig("reba-last", 1),
+        EmbeddingConfig("reba-last", 3),
         EmbeddingConfig("echo", 2),
         EmbeddingConfig("reba", 2),
         EmbeddingConfig("reba", 3),
@@ -81,13 +86,13 @@ def test_recorder_keeps_only_needed_columns_and_max_over_heads_and_layers():
     import torch
 
     probs = [torch.rand(2, 3, 5, 5) for _ in range(2)]  # two layers, 3 heads, N=5
-    rec = BackwardAttention(columns=torch.tensor([[1, 3], [0, 0]]), last=torch.tensor([4, 2]))
+    rec = BackwardAttention(columns=torch.tensor([[1, 3], [0, 0]]), rows=torch.tensor([[4], [2]]))
     for p in probs:
         rec.observe(p)
     full = torch.stack(probs).amax(dim=(0, 2))  # (B, Nq, Nk)
     assert rec.column_max.shape == (2, 5, 2)  # O(N x C), not O(L x H x N x N)
     torch.testing.assert_close(rec.column_max[0], full[0][:, [1, 3]])
-    torch.testing.assert_close(rec.row_max[1], full[1][2])
+    torch.testing.assert_close(rec.row_max[1, 0], full[1][2])
 
 
 def test_long_eager_batches_are_split_to_fit_the_attention_budget(tiny, monkeypatch):
@@ -112,3 +117,33 @@ def test_truncation_keeps_copies_whole_and_is_reported(tiny, capsys):
 
     want = R.sentence(tiny.model, tiny.tokenizer, long_text, "reba", 3, max_length=61)
     np.testing.assert_allclose(result.embeddings[0], want.numpy(), atol=1e-5)
+
+
+def test_shared_forward_redoes_items_cut_at_the_largest_k(tiny):
+    """Truncation depends on k: an item cut at k=3 but not at k=1 gets its own k=1 forward."""
+    texts = [" ".join(["bank river cave"] * 6), "short text"]
+    configs = [EmbeddingConfig("reba", 1), EmbeddingConfig("echo", 3), EmbeddingConfig("mean")]
+    together = embed_configs(tiny, texts, configs, max_length=40)
+    for cfg in configs:
+        alone = reba.Embedder(tiny, method=cfg.method, k=cfg.k, max_length=40).embed(texts)
+        np.testing.assert_allclose(together[cfg].embeddings, alone.embeddings, atol=1e-5)
+        assert together[cfg].truncated == alone.truncated
+    assert together[EmbeddingConfig("echo", 3)].truncated == [0]
+    assert together[EmbeddingConfig("reba", 1)].truncated == []
+
+
+def test_word_configs_sharing_a_forward_equal_separate_runs(tiny):
+    items = [
+        ("The bank raised interest rates again this year.", "bank"),
+        ("我们去银行取钱，然后去河边散步。", "银行"),
+    ]
+    configs = [
+        EmbeddingConfig("mean"),
+        EmbeddingConfig("echo", 2),
+        EmbeddingConfig("reba", 1),
+        EmbeddingConfig("reba", 3),
+    ]
+    together = embed_configs(tiny, items, configs, level="word")
+    for cfg in configs:
+        alone = reba.Embedder(tiny, method=cfg.method, k=cfg.k).encode_words(items)
+        np.testing.assert_allclose(together[cfg].embeddings, alone, atol=1e-5)

@@ -24,16 +24,16 @@ _registered = False
 
 
 class BackwardAttention:
-    """Running max over layers and heads of selected attention columns and of the last row.
+    """Running max over layers and heads of selected attention columns and rows.
 
     ``columns[b, c]`` is a key position of batch item ``b``; after the forward,
     ``column_max[b, j, c] = max over l, h of X[l,h][b, j, columns[b, c]]``.
-    ``last[b]`` is item ``b``'s last real position; ``row_max[b, j] = max X[l,h][b, last[b], j]``.
+    ``rows[b, r]`` is a query position (e.g. a last token); ``row_max[b, r, j]`` likewise.
     """
 
-    def __init__(self, columns: torch.Tensor | None, last: torch.Tensor | None):
+    def __init__(self, columns: torch.Tensor | None, rows: torch.Tensor | None):
         self.columns = columns
-        self.last = last
+        self.rows = rows
         self.column_max: torch.Tensor | None = None
         self.row_max: torch.Tensor | None = None
 
@@ -43,9 +43,10 @@ class BackwardAttention:
             index = self.columns[:, None, :].expand(-1, over_heads.shape[1], -1)
             picked = over_heads.gather(2, index)
             self.column_max = _fold_max(self.column_max, picked)
-        if self.last is not None:
-            rows = over_heads[torch.arange(over_heads.shape[0]), self.last]
-            self.row_max = _fold_max(self.row_max, rows)
+        if self.rows is not None:
+            index = self.rows[:, :, None].expand(-1, -1, over_heads.shape[2])
+            picked = over_heads.gather(1, index)
+            self.row_max = _fold_max(self.row_max, picked)
 
 
 def _fold_max(running: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:

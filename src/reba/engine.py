@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -41,11 +41,25 @@ class EmbedResult:
     token_counts: np.ndarray | None = None  # (n_ok,) text tokens (one copy) per row
 
 
-@dataclass(frozen=True)
-class _ForwardGroup:
-    copies: int
-    template: str | None
-    configs: tuple[tuple[EmbeddingConfig, Method], ...]
+@dataclass
+class _Collected:
+    """What one configuration has gathered so far."""
+
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    failures: list[ItemFailure] = field(default_factory=list)
+    truncated: set[int] = field(default_factory=set)
+    lengths: dict[int, int] = field(default_factory=dict)
+
+    def result(self, failures: list[ItemFailure], dimension: int) -> EmbedResult:
+        order = sorted(self.vectors)
+        matrix = np.stack([self.vectors[i] for i in order]) if order else np.zeros((0, dimension))
+        return EmbedResult(
+            embeddings=matrix.astype(np.float32, copy=False),
+            indices=np.asarray(order, dtype=np.int64),
+            failures=sorted(failures + self.failures, key=lambda f: f.index),
+            truncated=sorted(self.truncated & set(order)),
+            token_counts=np.asarray([self.lengths[i] for i in order], dtype=np.int64),
+        )
 
 
 def embed_configs(
@@ -66,56 +80,96 @@ def embed_configs(
         check_model_supports(lm, cfg)
     tokenize = tokenize_texts if level == "sentence" else tokenize_words
     tokenized, failures = tokenize(lm.tokenizer, items)
-    groups = _group_by_forward(checked)
-    progress = tqdm(
-        total=len(tokenized) * len(groups),
+    by_template: dict[str | None, list] = defaultdict(list)
+    for cfg, method in checked:
+        by_template[method.template].append((cfg, method))
+    collected = {cfg: _Collected() for cfg in configs}
+    run = _Run(lm, batch_size, max_length or lm.max_length, collected)
+    with tqdm(
+        total=len(tokenized) * len(by_template),
         desc="embedding",
         unit="input",
         disable=_hide(show_progress_bar),
-    )
-    results = {}
-    with progress:
-        for group in groups:
-            results.update(
-                _embed_group(lm, tokenized, failures, group, batch_size, max_length, progress)
-            )
-    return {cfg: results[cfg] for cfg in configs}
+    ) as progress:
+        for template, group in by_template.items():
+            run.embed(tokenized, group, template, progress)
+    return {cfg: collected[cfg].result(failures, lm.dimension) for cfg in configs}
 
 
-def _embed_group(lm, tokenized, failures, group, batch_size, max_length, progress):
-    prepared, cut_failures = prepare(
-        tokenized,
-        prefix=lm.prefix_ids,
-        copies=group.copies,
-        max_length=max_length or lm.max_length,
-        template=_template_ids(lm, group.template),
-        suffix=() if lm.causal else lm.suffix_ids,
+def _copies(cfg: EmbeddingConfig, method: Method) -> int:
+    return cfg.k if method.repeats else 1
+
+
+@dataclass
+class _Run:
+    lm: LoadedModel
+    batch_size: int
+    max_length: int
+    collected: dict[EmbeddingConfig, _Collected]
+
+    def embed(self, tokenized, configs, template, progress=None) -> None:
+        """Embed with every config of one template from a single forward at the largest k.
+
+        With causal attention the first ``p + k*n`` positions of a K-copy input are exactly the
+        k-copy input (same tokens, and no position sees later ones), so every k <= K is pooled
+        from a prefix of the K-copy forward. Items cut or rejected at K (truncation depends on
+        k) are redone at each k on their own.
+        """
+        largest = max(_copies(cfg, m) for cfg, m in configs)
+        prepared, failures = prepare(
+            tokenized,
+            prefix=self.lm.prefix_ids,
+            copies=largest,
+            max_length=self.max_length,
+            template=_template_ids(self.lm, template),
+            suffix=() if self.lm.causal else self.lm.suffix_ids,
+        )
+        if all(_copies(cfg, m) == largest for cfg, m in configs):
+            for cfg, _ in configs:
+                self.collected[cfg].failures += failures
+        else:
+            redo = {f.index for f in failures} | {p.index for p in prepared if p.truncated_from}
+            prepared = [p for p in prepared if p.index not in redo]
+            for k in sorted({_copies(cfg, m) for cfg, m in configs}):
+                same_k = [(cfg, m) for cfg, m in configs if _copies(cfg, m) == k]
+                self.embed([t for t in tokenized if t.index in redo], same_k, template)
+        for item, out in run_forward(self.lm, prepared, configs, self.batch_size):
+            for cfg, method in configs:
+                self._pool(*prefix_view(item, out, _copies(cfg, method)), cfg, method)
+            if progress is not None:
+                progress.update(1)
+
+    def _pool(self, item: PreparedInput, out: ForwardOutput, cfg, method) -> None:
+        vector = embed_one(item, out, cfg, method).numpy()
+        collected = self.collected[cfg]
+        if not np.isfinite(vector).all():
+            failure = _non_finite(item, cfg)
+            logger.error("reba: %s", failure)
+            collected.failures.append(failure)
+            return
+        collected.vectors[item.index] = vector
+        collected.lengths[item.index] = item.text_len
+        if item.truncated_from is not None:
+            collected.truncated.add(item.index)
+
+
+def prefix_view(
+    item: PreparedInput, out: ForwardOutput, copies: int
+) -> tuple[PreparedInput, ForwardOutput]:
+    """The ``copies``-copy input and its forward output, read off a longer repetition."""
+    if copies == item.copies:
+        return item, out
+    end = item.text_start + copies * item.text_len
+    return (
+        replace(item, ids=item.ids[:end], copies=copies),
+        ForwardOutput(
+            hidden={layer: h[:end] for layer, h in out.hidden.items()},
+            column_positions=out.column_positions,
+            column_max=None if out.column_max is None else out.column_max[:end],
+            row_positions=out.row_positions,
+            row_max=None if out.row_max is None else out.row_max[:, :end],
+        ),
     )
-    vectors: dict[EmbeddingConfig, dict[int, np.ndarray]] = defaultdict(dict)
-    bad: dict[EmbeddingConfig, list[ItemFailure]] = defaultdict(list)
-    for item, out in run_forward(lm, prepared, group.configs, batch_size):
-        for cfg, method in group.configs:
-            vector = embed_one(item, out, cfg, method).cpu().numpy()
-            if np.isfinite(vector).all():
-                vectors[cfg][item.index] = vector
-            else:
-                bad[cfg].append(_non_finite(item, cfg))
-        progress.update(1)
-    for cfg, _ in group.configs:
-        if bad[cfg]:
-            logger.error(
-                "reba: %d item(s) gave NaN/inf embeddings with %s: %s",
-                len(bad[cfg]),
-                cfg.label(),
-                "; ".join(map(str, bad[cfg][:5])),
-            )
-    lengths = {p.index: p.text_len for p in prepared}
-    truncated = sorted(p.index for p in prepared if p.truncated_from is not None)
-    all_failures = failures + cut_failures
-    return {
-        cfg: _result(vectors[cfg], lengths, all_failures + bad[cfg], truncated, lm.dimension)
-        for cfg, _ in group.configs
-    }
 
 
 def _non_finite(item: PreparedInput, cfg: EmbeddingConfig) -> ItemFailure:
@@ -124,18 +178,6 @@ def _non_finite(item: PreparedInput, cfg: EmbeddingConfig) -> ItemFailure:
         "or 'float32'"
     )
     return ItemFailure(item.index, item.preview, reason, kind="non_finite")
-
-
-def _result(vectors, lengths, failures, truncated, dimension) -> EmbedResult:
-    order = sorted(vectors)
-    matrix = np.stack([vectors[i] for i in order]) if order else np.zeros((0, dimension))
-    return EmbedResult(
-        embeddings=matrix.astype(np.float32, copy=False),
-        indices=np.asarray(order, dtype=np.int64),
-        failures=sorted(failures, key=lambda f: f.index),
-        truncated=[i for i in truncated if i in vectors],
-        token_counts=np.asarray([lengths[i] for i in order], dtype=np.int64),
-    )
 
 
 # --- forward passes -------------------------------------------------------------------------
@@ -171,9 +213,10 @@ def _forward_batch(lm, batch, configs, layers, needs):
         ids[b, : p.length] = torch.tensor(p.ids)
         mask[b, : p.length] = 1
     columns = [_columns_of(p, configs) for p in batch] if "columns" in needs else None
+    rows = [_last_rows_of(p, configs) for p in batch] if "last_row" in needs else None
     recorder = BackwardAttention(
-        _pad_columns(columns).to(device) if columns else None,
-        torch.tensor([p.length - 1 for p in batch], device=device) if "last_row" in needs else None,
+        _pad(columns).to(device) if columns else None,
+        _pad(rows).to(device) if rows else None,
     )
     run = {
         "input_ids": ids.to(device),
@@ -203,7 +246,10 @@ def _forward_batch(lm, batch, configs, layers, needs):
                 column_max=None
                 if recorder.column_max is None
                 else recorder.column_max[b, :n, : len(columns[b])].cpu(),
-                row_max=None if recorder.row_max is None else recorder.row_max[b, :n].cpu(),
+                row_positions=tuple(rows[b]) if rows else (),
+                row_max=None
+                if recorder.row_max is None
+                else recorder.row_max[b, : len(rows[b]), :n].cpu(),
             ),
         )
 
@@ -217,9 +263,20 @@ def _columns_of(item: PreparedInput, configs) -> list[int]:
     return sorted(rows)
 
 
-def _pad_columns(columns: list[list[int]]) -> torch.Tensor:
-    width = max(len(c) for c in columns)
-    return torch.tensor([c + [0] * (width - len(c)) for c in columns], dtype=torch.long)
+def _last_rows_of(item: PreparedInput, configs) -> list[int]:
+    """The last position of every k-copy prefix whose last attention row some config needs."""
+    ends = {
+        item.text_start + _copies(cfg, method) * item.text_len - 1
+        for cfg, method in configs
+        if method.attention == "last_row"
+    }
+    return sorted(ends)
+
+
+def _pad(positions: list[list[int]]) -> torch.Tensor:
+    """Per-item position lists as one (B, width) tensor, padded with position 0."""
+    width = max(len(p) for p in positions)
+    return torch.tensor([p + [0] * (width - len(p)) for p in positions], dtype=torch.long)
 
 
 def _batches(lm, prepared, batch_size, eager) -> Iterator[list[PreparedInput]]:
@@ -237,13 +294,6 @@ def _batches(lm, prepared, batch_size, eager) -> Iterator[list[PreparedInput]]:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _group_by_forward(checked) -> list[_ForwardGroup]:
-    grouped: dict[tuple[int, str | None], list] = defaultdict(list)
-    for cfg, method in checked:
-        grouped[(cfg.k if method.repeats else 1, method.template)].append((cfg, method))
-    return [_ForwardGroup(k, template, tuple(cs)) for (k, template), cs in grouped.items()]
 
 
 def _template_ids(lm: LoadedModel, template: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -46,7 +46,8 @@ class ForwardOutput:
     hidden: dict[int, torch.Tensor]  # layer -> (N, d)
     column_positions: tuple[int, ...] = ()  # key positions whose attention columns were kept
     column_max: torch.Tensor | None = None  # (N, C): max over l,h of X[j, column_positions[c]]
-    row_max: torch.Tensor | None = None  # (N,): max over l,h of X[N-1, j]
+    row_positions: tuple[int, ...] = ()  # query positions whose attention rows were kept
+    row_max: torch.Tensor | None = None  # (R, N): max over l,h of X[row_positions[r], j]
 
 
 WeightFn = Callable[[PreparedInput, ForwardOutput, EmbeddingConfig], torch.Tensor]
@@ -103,8 +104,9 @@ def _backward_over(rows_of: RowsFn) -> WeightFn:
 
 def _backward_last(item: PreparedInput, out: ForwardOutput, cfg: EmbeddingConfig) -> torch.Tensor:
     """``w_j = S[N-1, j]``: half the last token's attention to j, and its full self-attention."""
-    w = out.row_max / 2
-    w[-1] = out.row_max[-1]
+    row = out.row_max[out.row_positions.index(item.length - 1)]
+    w = row / 2
+    w[-1] = row[-1]
     return w
 
 
