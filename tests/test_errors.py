@@ -22,6 +22,7 @@ def emb():
         (["fine", "   \n"], ValueError, "item 1 .*: text is empty or whitespace-only"),
         (["fine", 42], TypeError, "item 1 ('42'): expected a string, got int"),
         ([None], TypeError, "item 0 ('None'): expected a string, got NoneType"),
+        (["ok", "bad \ud800 text"], ValueError, "item 1 .*not valid Unicode .* at character 4"),
     ],
 )
 def test_bad_texts(emb, texts, error, message):

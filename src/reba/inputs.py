@@ -181,6 +181,10 @@ def _text_problem(text: object) -> _Problem | None:
         return _Problem(f"expected a string, got {type(text).__name__}", kind="type")
     if not text.strip():
         return _Problem("text is empty or whitespace-only")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # e.g. a lone surrogate from bad JSON escaping
+        return _Problem(f"text is not valid Unicode ({err.reason} at character {err.start})")
     return None
 
 
