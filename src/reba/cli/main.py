@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, evaluate, info, report
+from reba.cli import demo, embed, evaluate, info, report, serve
 
 COMMANDS = {
     "embed": embed,
@@ -13,6 +13,7 @@ COMMANDS = {
     "report": report,
     "info": info,
     "demo": demo,
+    "serve": serve,
 }
 
 
