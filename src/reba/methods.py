@@ -31,7 +31,9 @@ class EmbeddingConfig:
     include_prefix: bool = False  # ReBA sentence mean form: also sum the special-prefix rows
 
     def label(self) -> str:
-        parts = [self.method if self.k == 1 else f"{self.method}-{self.k}"]
+        """e.g. ``reba-2``, ``mean``, ``echo-3/L12``: k is shown for methods that repeat."""
+        repeats = any(m.repeats for (_, name), m in METHODS.items() if name == self.method)
+        parts = [f"{self.method}-{self.k}" if repeats else self.method]
         if self.layer != -1:
             parts.append(f"L{self.layer}")
         if self.include_prefix:

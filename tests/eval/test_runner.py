@@ -44,7 +44,7 @@ def lm():
 
 def test_sweep_configs_per_level():
     word = sweep_configs(["mean", "echo", "reba", "prompteol"], [1, 2], [-1], "word")
-    assert [c.label() for c in word] == ["mean", "echo", "echo-2", "reba", "reba-2"]
+    assert [c.label() for c in word] == ["mean", "echo-1", "echo-2", "reba-1", "reba-2"]
     sentence = sweep_configs(["last", "reba+prefix"], [2], [-1, 1], "sentence")
     assert [c.label() for c in sentence] == ["last", "last/L1", "reba-2/prefix", "reba-2/L1/prefix"]
 
@@ -57,10 +57,10 @@ def test_tiny_sweep_scores_match_an_independent_computation(lm, small_data, tmp_
     labels = [(r["level"], r["label"]) for r in doc["rows"]]
     assert labels == [
         ("word", "mean"),
-        ("word", "reba"),
+        ("word", "reba-1"),
         ("word", "reba-2"),
         ("sentence", "mean"),
-        ("sentence", "reba"),
+        ("sentence", "reba-1"),
         ("sentence", "reba-2"),
     ]
     assert doc["timings"]["word_inputs_embedded"] > 0

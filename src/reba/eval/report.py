@@ -74,8 +74,15 @@ def _table(rows: list[dict], cols) -> str:
             v = value(r, task, key)
             text = "–" if v is None else f"{v:.4f}"
             cells.append(f"**{text}**" if v is not None and v == best[(task, key)] else text)
-        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def label(row: dict) -> str:
+    """A row's configuration label, derived from the configuration itself."""
+    from reba.methods import EmbeddingConfig
+
+    return EmbeddingConfig(**row["config"]).label()
 
 
 def _counts(rows: list[dict], cols) -> str:
