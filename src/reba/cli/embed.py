@@ -24,9 +24,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(parser)
+    ray = parser.add_argument_group(
+        "engine", "--engine ray: a Ray Data actor pool writing a folder of Parquet shards"
+    )
+    ray.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one process (default); ray: Ray Data, --output is a folder, resumable",
+    )
+    ray.add_argument(
+        "--num-actors", type=int, default=2, help="ray: model replicas (actors) (default: 2)"
+    )
+    ray.add_argument(
+        "--cpus-per-actor",
+        type=int,
+        default=None,
+        help="ray: CPUs (torch threads) per actor (default: a local Ray's CPUs shared out, else 1)",
+    )
+    ray.add_argument(
+        "--address",
+        default=None,
+        help="ray: join this Ray cluster (e.g. auto, ray://host:10001); default: start one here",
+    )
+    ray.add_argument(
+        "--shard-rows",
+        type=int,
+        default=10000,
+        help="ray: input rows per output shard; done shards are skipped on re-runs "
+        "(default: 10000)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from reba.ray_engine import run_ray  # imports Ray lazily: not needed for local runs
+
+        return run_ray(args)
     records = read_inputs(
         args.input,
         field=args.field,
