@@ -116,6 +116,7 @@ class _Run:
         k) are redone at each k on their own.
         """
         largest = max(_copies(cfg, m) for cfg, m in configs)
+        uniform = all(_copies(cfg, m) == largest for cfg, m in configs)
         prepared, failures = prepare(
             tokenized,
             prefix=self.lm.prefix_ids,
@@ -123,8 +124,9 @@ class _Run:
             max_length=self.max_length,
             template=_template_ids(self.lm, template),
             suffix=() if self.lm.causal else self.lm.suffix_ids,
+            report=uniform,  # otherwise cut items are redone per k, which reports its own cuts
         )
-        if all(_copies(cfg, m) == largest for cfg, m in configs):
+        if uniform:
             for cfg, _ in configs:
                 self.collected[cfg].failures += failures
         else:

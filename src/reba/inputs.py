@@ -124,6 +124,7 @@ def prepare(
     max_length: int,
     template: tuple[Sequence[int], Sequence[int]] = ((), ()),
     suffix: Sequence[int] = (),
+    report: bool = True,
 ) -> tuple[list[PreparedInput], list[ItemFailure]]:
     """Repeat each text ``copies`` times after ``prefix``, truncating first so copies stay whole."""
     before, after = template
@@ -153,7 +154,8 @@ def prepare(
                 truncated_from=len(item.ids) if len(ids) < len(item.ids) else None,
             )
         )
-    _report_truncation(prepared, budget)
+    if report:
+        _report_truncation(prepared, budget)
     return prepared, failures
 
 
