@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _word_sense(lm, word: str, sentences: list[str]) -> None:
-    from reba import Embedder
+    from reba import Embedder, EmbeddingConfig
 
     print(f"\n  {word!r} in: " + " | ".join(sentences))
     for method, k in (("mean", 1), ("echo", 2), ("reba", 2)):
@@ -88,8 +88,9 @@ def _word_sense(lm, word: str, sentences: list[str]) -> None:
         centred = vectors - vectors.mean(axis=0)
         odd = int(np.argmax(np.linalg.norm(centred, axis=1)))
         sims = Embedder.similarity(vectors, vectors)
+        label = EmbeddingConfig(method, k).label()
         print(
-            f"    {method}-{k}: cos(1,2)={sims[0, 1]:.3f} cos(1,3)={sims[0, 2]:.3f} "
+            f"    {label}: cos(1,2)={sims[0, 1]:.3f} cos(1,3)={sims[0, 2]:.3f} "
             f"cos(2,3)={sims[1, 2]:.3f}  odd one out: sentence {odd + 1}"
             f"{' (right)' if odd == 2 else ' (wrong)'}"
         )
