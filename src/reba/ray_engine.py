@@ -440,12 +440,11 @@ def _write_manifest(out: Path, config: dict, source, shards: list[Shard], total:
 
 
 def _summary(manifest, shards, computed, skipped, embedded_now, seconds, out) -> None:
+    from reba.cli.embed import print_skipped
+
     err = sys.stderr
     failures = manifest["failures"]
-    for f in failures[:20]:
-        print(f"  skipped row {f['row']}: {f['reason']}", file=err)
-    if len(failures) > 20:
-        print(f"  ... and {len(failures) - 20} more (listed in {out / MANIFEST})", file=err)
+    print_skipped(failures, str(out / MANIFEST))
     rate = embedded_now / seconds if seconds > 0 else float("inf")
     print(
         f"reba embed: {manifest['items']} items, {manifest['embedded']} embedded, "

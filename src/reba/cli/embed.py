@@ -103,12 +103,17 @@ def run(args: argparse.Namespace) -> int:
     return 0 if rows or not failures else 1
 
 
+def print_skipped(failures: list[dict], listed_in: str, shown: int = 20) -> None:
+    """The first skipped rows and their reasons, on stderr; the rest are in ``listed_in``."""
+    for f in failures[:shown]:
+        print(f"  skipped row {f['row']}: {f['reason']}", file=sys.stderr)
+    if len(failures) > shown:
+        print(f"  ... and {len(failures) - shown} more (listed in {listed_in})", file=sys.stderr)
+
+
 def _summary(total, written, truncated, failures, seconds, files) -> None:
     out = sys.stderr
-    for f in failures[:20]:
-        print(f"  skipped row {f['row']}: {f['reason']}", file=out)
-    if len(failures) > 20:
-        print(f"  ... and {len(failures) - 20} more (listed in the output's metadata)", file=out)
+    print_skipped(failures, "the output's metadata")
     rate = written / seconds if seconds > 0 else float("inf")
     print(
         f"reba embed: {total} items, {written} embedded, {truncated} truncated, "
