@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reba.cli.embed import print_skipped, read_records
 from reba.cli.options import make_embedder
-from reba.io import read_inputs
 
 INSTALL_HINT = 'pip install "reba[ray]"  (or: pip install "ray[data]")'
 MANIFEST = "_reba.json"
@@ -139,14 +139,7 @@ def run_ray(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--engine ray writes a folder of Parquet shards; {out} is a file")
 
-    records = read_inputs(
-        args.input,
-        field=args.field,
-        id_field=args.id_field,
-        word_field=args.word_field,
-        span_field=args.span_field,
-    )
-    level = "word" if (args.word_field or args.span_field) else "sentence"
+    records, level = read_records(args)
     embedder = make_embedder(args)  # validates the options and the model before Ray starts
     config = {
         **embedder.describe(),
@@ -440,8 +433,6 @@ def _write_manifest(out: Path, config: dict, source, shards: list[Shard], total:
 
 
 def _summary(manifest, shards, computed, skipped, embedded_now, seconds, out) -> None:
-    from reba.cli.embed import print_skipped
-
     err = sys.stderr
     failures = manifest["failures"]
     print_skipped(failures, str(out / MANIFEST))

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from reba.cli.options import add_model_options, make_embedder
-from reba.io import read_inputs, write_embeddings
+from reba.io import InputRecords, read_inputs, write_embeddings
 
 HELP = "embed the texts (or words in context) of a .txt/.jsonl/.csv/.parquet file"
 
@@ -61,15 +61,8 @@ def run(args: argparse.Namespace) -> int:
         from reba.ray_engine import run_ray  # imports Ray lazily: not needed for local runs
 
         return run_ray(args)
-    records = read_inputs(
-        args.input,
-        field=args.field,
-        id_field=args.id_field,
-        word_field=args.word_field,
-        span_field=args.span_field,
-    )
+    records, level = read_records(args)
     embedder = make_embedder(args)
-    level = "word" if (args.word_field or args.span_field) else "sentence"
     start = time.perf_counter()
     result = embedder.embed(
         records.items,
@@ -101,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
         files,
     )
     return 0 if rows or not failures else 1
+
+
+def read_records(args: argparse.Namespace) -> tuple[InputRecords, str]:
+    """The input file's rows, and the level they are embedded at (word if a target is named)."""
+    records = read_inputs(
+        args.input,
+        field=args.field,
+        id_field=args.id_field,
+        word_field=args.word_field,
+        span_field=args.span_field,
+    )
+    return records, "word" if (args.word_field or args.span_field) else "sentence"
 
 
 def print_skipped(failures: list[dict], listed_in: str, shown: int = 20) -> None:
