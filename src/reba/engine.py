@@ -89,7 +89,7 @@ def embed_configs(
         total=len(tokenized) * len(by_template),
         desc="embedding",
         unit="input",
-        disable=_hide(show_progress_bar),
+        disable=progress_disabled(show_progress_bar),
     ) as progress:
         for template, group in by_template.items():
             run.embed(tokenized, group, template, progress)
@@ -317,6 +317,6 @@ def check_model_supports(lm: LoadedModel, cfg: EmbeddingConfig) -> None:
         )
 
 
-def _hide(show_progress_bar: bool | None) -> bool | None:
+def progress_disabled(show_progress_bar: bool | None) -> bool | None:
     # None lets tqdm decide: hidden when stderr is not a terminal.
     return None if show_progress_bar is None else not show_progress_bar

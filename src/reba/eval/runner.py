@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from reba.engine import embed_configs
+from reba.engine import embed_configs, progress_disabled
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
 from reba.eval.tasks import Task, load_task, load_task_specs
@@ -117,7 +117,7 @@ def _fill_cache(lm, cache, model, limit, configs, inputs, level, batch_size, pro
         total=len(todo),
         desc=f"{level} inputs",
         unit="input",
-        disable=None if progress is None else not progress,
+        disable=progress_disabled(progress),
     )
     done = 0
     with bar:
