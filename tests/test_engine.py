@@ -1,12 +1,14 @@
 """Batching, padding and shared forwards: results must not depend on how inputs are grouped."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 import reba
 from reba import EmbeddingConfig, embed_configs
 from reba.attention import BackwardAttention
-from reba.engine import _batches
+from reba.engine import _batches, plan_batches
 
 TEXTS = [
     "The bank raised interest rates again this year.",
@@ -97,10 +99,40 @@ def test_recorder_keeps_only_needed_columns_and_max_over_heads_and_layers():
 
 def test_long_eager_batches_are_split_to_fit_the_attention_budget(tiny, monkeypatch):
     monkeypatch.setattr("reba.engine.ATTENTION_BUDGET_BYTES", 3 * 4 * 4 * 100 * 100 * 2)
-    prepared = [type("P", (), {"length": n})() for n in (100, 100, 100, 10, 10)]
-    sizes = [len(b) for b in _batches(tiny, prepared, 16, eager=True)]
-    assert sizes[0] == 2 and sum(sizes) == 5
+    prepared = [type("P", (), {"length": n})() for n in (100, 100, 100, 100, 100)]
+    assert [len(b) for b in _batches(tiny, prepared, 16, eager=True)] == [2, 2, 1]
     assert [len(b) for b in _batches(tiny, prepared, 16, eager=False)] == [5]
+
+
+def test_batches_are_cut_where_padding_costs_more_than_a_forward(tiny):
+    prepared = [type("P", (), {"length": n})() for n in (10, 100, 11, 99, 12, 98)]
+    batches = [[p.length for p in b] for b in _batches(tiny, prepared, 16, eager=False)]
+    assert batches == [[100, 99, 98], [12, 11, 10]]
+
+
+def _plan_cost(lengths, plan, overhead):
+    return sum(overhead + (stop - start) * lengths[start] for start, stop in plan)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plan_batches_is_the_cheapest_plan(seed):
+    """Against every way of cutting a short sorted list (brute force)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 10))
+    lengths = sorted(rng.integers(1, 60, n).tolist(), reverse=True)
+    limits = rng.integers(1, 5, n).tolist()
+    overhead = int(rng.integers(0, 40))
+    plan = plan_batches(lengths, limits, overhead)
+    assert plan[0][0] == 0 and plan[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(plan, plan[1:]))
+    assert all(stop - start <= limits[start] for start, stop in plan)
+    cheapest = float("inf")
+    for mask in itertools.product([False, True], repeat=n - 1):
+        cuts = [0] + [i + 1 for i, c in enumerate(mask) if c] + [n]
+        candidate = list(zip(cuts, cuts[1:]))
+        if all(stop - start <= limits[start] for start, stop in candidate):
+            cheapest = min(cheapest, _plan_cost(lengths, candidate, overhead))
+    assert _plan_cost(lengths, plan, overhead) == cheapest
 
 
 def test_truncation_keeps_copies_whole_and_is_reported(tiny, capsys):

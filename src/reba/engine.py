@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 # Eager attention materialises (batch, heads, N, N) probabilities for one layer at a time;
 # batches of long inputs are split so that stays under this many bytes.
 ATTENTION_BUDGET_BYTES = 1 << 30
+# What one more forward pass costs, in padded tokens: Python and per-layer kernel overhead.
+# Measured ~20-30 on a 2-core CPU (gemma-3-270m); batches are cut where padding costs more.
+FORWARD_OVERHEAD_TOKENS = 24
 
 
 @dataclass
@@ -282,17 +285,44 @@ def _pad(positions: list[list[int]]) -> torch.Tensor:
 
 
 def _batches(lm, prepared, batch_size, eager) -> Iterator[list[PreparedInput]]:
-    """Longest first (a memory problem shows at once), split to fit the attention budget."""
+    """Longest first (a memory problem shows at once), cut where padding costs more than a
+    forward pass, and split to fit the attention budget."""
     ordered = sorted(prepared, key=lambda p: p.length, reverse=True)
     heads = int(getattr(lm.model.config, "num_attention_heads", 1))
-    start = 0
-    while start < len(ordered):
-        size = batch_size
-        if eager:
-            per_item = 3 * heads * ordered[start].length ** 2 * 4  # scores, probs, temporaries
-            size = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_item))
-        yield ordered[start : start + size]
-        start += size
+    limits = [batch_size] * len(ordered)
+    if eager:
+        for i, p in enumerate(ordered):
+            per_item = 3 * heads * p.length**2 * 4  # scores, probs, temporaries
+            limits[i] = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_item))
+    for start, stop in plan_batches([p.length for p in ordered], limits):
+        yield ordered[start:stop]
+
+
+def plan_batches(
+    lengths: Sequence[int], limits: Sequence[int], overhead: int = FORWARD_OVERHEAD_TOKENS
+) -> list[tuple[int, int]]:
+    """Cut ``lengths`` (sorted longest first) into contiguous batches ``[start, stop)``.
+
+    A batch costs ``overhead`` plus its padded tokens (size x longest); the plan minimises the
+    total, with at most ``limits[start]`` items in a batch starting at ``start``. Without the
+    cuts, a batch of 16 random short sentences is about half padding. Dynamic programming over
+    cut points: O(len x max(limits)).
+    """
+    n = len(lengths)
+    best = [0.0] + [float("inf")] * n  # best[j]: cheapest plan for the first j inputs
+    cut = [0] * (n + 1)
+    widest = max(limits, default=1)
+    for j in range(1, n + 1):
+        for i in range(max(0, j - widest), j):
+            if j - i <= limits[i]:
+                cost = best[i] + overhead + (j - i) * lengths[i]
+                if cost <= best[j]:  # ties: later cut, so earlier batches are full
+                    best[j], cut[j] = cost, i
+    plan = []
+    while n:
+        plan.append((cut[n], n))
+        n = cut[n]
+    return plan[::-1]
 
 
 # --- helpers --------------------------------------------------------------------------------
