@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_length=args.max_length,
         cache_path=args.cache,
-        show_progress_bar=False if args.quiet else None,
+        show_progress_bar=not args.quiet,
     )
     document["timings"]["total_seconds"] = round(time.perf_counter() - start, 1)
     files = [write_results(document, args.out), *write_report(args.out)]

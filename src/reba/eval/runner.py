@@ -17,9 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from reba.engine import embed_configs, progress_disabled
+from reba.engine import embed_configs, progress_bar
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
 from reba.eval.tasks import Task, load_task, load_task_specs
@@ -113,12 +112,7 @@ def _fill_cache(lm, cache, model, limit, configs, inputs, level, batch_size, pro
         have = cache.get_many(keys)
         missing[cfg] = {i for i, key in enumerate(keys) if key not in have}
     todo = sorted(set().union(*missing.values()))
-    bar = tqdm(
-        total=len(todo),
-        desc=f"{level} inputs",
-        unit="input",
-        disable=progress_disabled(progress),
-    )
+    bar = progress_bar(progress, total=len(todo), desc=f"{level} inputs", unit="input")
     done = 0
     with bar:
         for start in range(0, len(todo), CHUNK):
