@@ -55,6 +55,8 @@ def markdown(document: dict) -> str:
             _counts(rows, cols),
             "",
         ]
+        if level == "sentence" and len(cols) > 1:
+            lines += [_averages(document, rows, cols), ""]
     timings = document.get("timings", {})
     if timings:
         lines += ["Timings: " + ", ".join(f"{k} {v}" for k, v in timings.items()), ""]
@@ -76,6 +78,48 @@ def _table(rows: list[dict], cols) -> str:
             cells.append(f"**{text}**" if v is not None and v == best[(task, key)] else text)
         lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _averages(document: dict, rows: list[dict], cols) -> str:
+    """Unweighted means of the main scores by task type, by language and overall (as C-MTEB
+    averages), over the tasks each row scored."""
+    tasks = document["tasks"]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for task, _, _ in cols:
+        groups[tasks[task]["type"]].append(task)
+    for task, _, _ in cols:
+        groups[f"all {tasks[task]['lang']}"].append(task)
+    groups["all"] = [task for task, _, _ in cols]
+    table = {
+        name: {label(r): _mean([value(r, t, "value") for t in members]) for r in rows}
+        for name, members in groups.items()
+    }
+    header = (
+        "| configuration | " + " | ".join(f"{name} ({len(groups[name])})" for name in groups) + " |"
+    )
+    lines = [
+        "Averages (unweighted mean of the main score over the tasks in each group; "
+        "the number of tasks in brackets):",
+        "",
+        header,
+        "|---" * (len(groups) + 1) + "|",
+    ]
+    for r in rows:
+        cells = []
+        for name in groups:
+            v = table[name][label(r)]
+            best = max((x for x in table[name].values() if x is not None), default=None)
+            text = "–" if v is None else f"{v:.4f}"
+            cells.append(f"**{text}**" if v is not None and v == best else text)
+        lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean, or None when a task is missing (a partial mean would not be comparable)."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
 
 
 def label(row: dict) -> str:
