@@ -95,11 +95,12 @@ def _backward_over(rows_of: RowsFn) -> WeightFn:
     def weights(item: PreparedInput, out: ForwardOutput, cfg: EmbeddingConfig) -> torch.Tensor:
         rows = rows_of(item, cfg)
         where = {p: c for c, p in enumerate(out.column_positions)}
-        attention = out.column_max[:, [where[r] for r in rows]]  # (N, R): X[:, i] per row i
-        j = torch.arange(item.length)[:, None]
-        i = torch.tensor(rows)[None, :]
-        u_transposed = torch.where(j > i, attention / 2, torch.where(j == i, attention, 0.0))
-        return u_transposed.sum(dim=1)
+        attention = out.column_max[:, [where[r] for r in rows]]  # (N, R) copy: X[:, i] per row i
+        i = torch.tensor(rows)
+        diagonal = attention[i, torch.arange(len(rows))]  # X[i, i]: U[i, i] is not halved
+        # In place on the copy: long inputs make (N, R) temporaries costly.
+        attention.masked_fill_(torch.arange(item.length)[:, None] <= i[None, :], 0.0)
+        return (attention.sum(dim=1) / 2).index_add_(0, i, diagonal)
 
     return weights
 
