@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 # batches of long inputs are split so that stays under this many bytes.
 ATTENTION_BUDGET_BYTES = 1 << 30
 # What one more forward pass costs, in padded tokens: Python and per-layer kernel overhead.
-# Measured ~20-30 on a 2-core CPU (gemma-3-270m); batches are cut where padding costs more.
+# ~20-30 on a 2-core CPU (gemma-3-270m, batch 1 against batch 16 in benchmarks/RESULTS.md).
+# Batches are cut where padding would cost more.
 FORWARD_OVERHEAD_TOKENS = 24
 
 
