@@ -398,7 +398,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--bad-fraction", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--max-wait-ms", type=float, default=50.0)
     parser.add_argument("--max-batch-items", type=int, default=128)
     parser.add_argument("--max-chars", type=int, default=8192)
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the load phase")

@@ -164,3 +164,31 @@ def test_a_request_whose_client_left_is_skipped():
 
     run(scenario)
     assert fake.calls == [["a"], ["c"]]
+
+
+def test_clients_just_answered_rejoin_one_batch_and_a_lone_client_never_waits():
+    fake = FakeEmbedder()
+
+    async def client(batcher, i):
+        await batcher.submit([f"first {i}"])
+        await asyncio.sleep(0.02 * i)  # answered together, back at different times
+        await batcher.submit([f"second {i}"])
+
+    async def scenario(executor):
+        batcher = MicroBatcher(fake, executor, max_wait_ms=1000)
+        batcher.start()
+        await asyncio.gather(*(client(batcher, i) for i in range(4)))
+        loop = asyncio.get_running_loop()
+        lone = []
+        for i in range(3):  # one client, request after request: the expected company is itself
+            start = loop.time()
+            await batcher.submit([f"lone {i}"])
+            lone.append(loop.time() - start)
+        await batcher.close()
+        return lone
+
+    lone = run(scenario)
+    assert [len(c) for c in fake.calls[:2]] == [4, 4]
+    # Right after the burst the batcher still expects four clients and waits once; from then
+    # on a lone client's company is itself, so it never waits.
+    assert lone[0] >= 0.95 and max(lone[1:]) < 0.5

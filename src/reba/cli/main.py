@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     args = parser.parse_args(argv)
+    if argv is None and args.command == "serve":  # the process is ours to restart
+        serve.restart_with_passive_threads()
     try:
         return int(args.run(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:

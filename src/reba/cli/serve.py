@@ -12,6 +12,8 @@ Each configuration is served under a name that requests give as ``model``. ``--m
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from reba.cli.options import add_model_options
 from reba.models import DEFAULT_MODEL
@@ -41,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-wait-ms",
         type=float,
-        default=5.0,
-        help="how long a request waits for others to share its model batch (default: 5)",
+        default=50.0,
+        help="longest wait for other requests to share a model batch; only when some are "
+        "expected, i.e. clients just answered (default: 50)",
     )
     parser.add_argument(
         "--max-batch-items",
@@ -120,3 +123,16 @@ def run(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
     )
     return 0
+
+
+def restart_with_passive_threads() -> None:
+    """Re-execute this process with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set.
+
+    By default torch's OpenMP workers spin between operations; in a server they then take CPU
+    from the event loop (and, on one machine, from the clients). libgomp reads the setting only
+    at start-up, hence the restart. Measured in benchmarks/RESULTS.md.
+    """
+    if "OMP_WAIT_POLICY" in os.environ:
+        return
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    os.execve(sys.executable, [sys.executable, "-m", "reba.cli.main", *sys.argv[1:]], env)

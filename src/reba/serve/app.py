@@ -38,7 +38,7 @@ class ServeSettings:
     max_items: int = 2048  # texts per request (-> 400)
     max_chars: int = 8192  # characters per text (-> 400 naming the item)
     max_queue: int = 1024  # requests waiting per configuration (-> 429)
-    max_wait_ms: float = 5.0  # how long the oldest queued request waits for company
+    max_wait_ms: float = 50.0  # longest wait for company (only when company is expected)
     max_batch_items: int = 128  # texts per micro-batch (a larger request runs alone)
     batch_size: int = 16  # Embedder.embed batch size within a micro-batch
     normalize: bool = False  # L2-normalise every returned vector

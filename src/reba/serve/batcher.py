@@ -1,17 +1,19 @@
 """Micro-batching: concurrent requests for one configuration share one model call.
 
-Requests wait in a queue. When the model is free, the batcher waits until ``max_wait_ms`` have
-passed since the later of (the oldest request's arrival, the model becoming free), or until the
-queue holds ``max_batch_items`` texts, then sends every queued request that fits under
-``max_batch_items`` texts to the model in one ``Embedder.embed`` call, run on the given executor
-(one thread for the whole process, so torch calls never overlap). Counting from the moment the
-model becomes free lets the clients answered by the previous batch rejoin the next one instead
-of splitting into cohorts that alternate in half-empty batches; the wait is still bounded by
-``max_wait_ms`` per batch. Requests are never split, so one request larger than
-``max_batch_items`` runs alone. Each request gets back exactly its own rows, in order; a request
-with a bad item fails alone (``ItemsRejected``, indices relative to that request). If the model
-call itself raises, each request of the batch is retried on its own so only the one that
-triggers the error fails.
+Requests wait in a queue. When the model is free, the batcher sends every queued request that
+fits under ``max_batch_items`` texts to the model in one ``Embedder.embed`` call, run on the
+given executor (one thread for the whole process, so torch calls never overlap). Before that it
+may wait for company, but only when company is expected: the clients the previous batch just
+answered usually send their next request within milliseconds, so the batcher waits until as many
+requests are queued as were queued or answered when the model became free, or until
+``max_wait_ms`` have passed since the later of (the oldest request's arrival, the model becoming
+free), or until the queue holds ``max_batch_items`` texts. Under steady load this makes one
+batch of all clients instead of two half-size cohorts taking turns (small batches of
+random-length texts pad more and use the CPU worse); a lone client never waits. Requests are
+never split, so one request larger than ``max_batch_items`` runs alone. Each request gets back
+exactly its own rows, in order; a request with a bad item fails alone (``ItemsRejected``,
+indices relative to that request). If the model call itself raises, each request of the batch
+is retried on its own so only the one that triggers the error fails.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class MicroBatcher:
         embedder: SupportsEmbed,
         executor: Executor,
         *,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 50.0,
         max_batch_items: int = 128,
         max_queue: int = 1024,
         batch_size: int = 16,
@@ -105,6 +107,7 @@ class MicroBatcher:
         self._closing = False
         self._task: asyncio.Task | None = None
         self._free_since = 0.0  # loop time when the last model call returned
+        self._expected = 0  # requests queued or answered then: the company worth waiting for
 
     @property
     def queued(self) -> int:
@@ -164,9 +167,14 @@ class MicroBatcher:
                     _fail(job, err)
 
     async def _wait_for_more(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Until ``max_wait`` after the oldest arrival or the model freeing, or a full batch."""
+        """Until the expected company is queued, a full batch, or ``max_wait`` after the oldest
+        arrival or the model freeing."""
         deadline = max(self._queue[0].enqueued, self._free_since) + self.max_wait
-        while not self._closing and self._queued_items < self.max_batch_items:
+        while (
+            not self._closing
+            and len(self._queue) < self._expected
+            and self._queued_items < self.max_batch_items
+        ):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
@@ -209,6 +217,7 @@ class MicroBatcher:
                 await self._execute(loop, [job])
             return
         self._free_since = loop.time()
+        self._expected = len(self._queue) + len(jobs)
         self.stats.requests += len(jobs)
         _deliver(jobs, result)
 
