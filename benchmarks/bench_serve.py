@@ -4,12 +4,14 @@ Run from the repository root:
 
     python benchmarks/bench_serve.py [--model gemma-3-270m] [--method reba] [-k 2]
                                      [--requests 512] [--concurrency 32] [--bad-fraction 0.1]
+                                     [--texts-per-request 1]
                                      [--data ../shared/data/sentence/zh_STSB.jsonl]
                                      [--write benchmarks/RESULTS.md]
 
 Starts ``reba serve`` in a subprocess on 127.0.0.1 (always loopback, on a free port), then
-``--concurrency`` asyncio clients (httpx) send ``--requests`` requests of one text each (field
-``s1`` of ``--data``; ``encoding_format="base64"``, as the openai client does), with a fraction
+``--concurrency`` asyncio clients (httpx) send ``--requests`` requests of ``--texts-per-request``
+texts each (default 1; field ``s1`` of ``--data``; ``encoding_format="base64"``, as the openai
+client does), with a fraction
 ``--bad-fraction`` of malformed requests mixed in (empty and blank texts, wrong types, token
 ids, too-long items, broken JSON, unknown model), which must all get a 4xx and never a 5xx.
 Then the server gets SIGTERM (it must exit cleanly) and the same good texts are embedded in this
@@ -95,7 +97,8 @@ def plan(n: int, bad_fraction: float, seed: int = 0) -> list[str]:
     return kinds
 
 
-def request_body(kind: str, text: str, model: str, max_chars: int) -> bytes:
+def request_body(kind: str, texts: list[str], model: str, max_chars: int) -> bytes:
+    text = texts[0] if len(texts) == 1 else texts  # one text is sent as a string
     body: dict = {"model": model, "input": text, "encoding_format": "base64"}
     if kind == "empty":
         body["input"] = ""
@@ -210,7 +213,9 @@ async def load(url: str, bodies: list[tuple[str, bytes]], concurrency: int, time
                 outcome.status = response.status_code
                 if response.status_code == 200:
                     data = response.json()["data"]
-                    outcome.vector = np.frombuffer(base64.b64decode(data[0]["embedding"]), "<f4")
+                    outcome.vector = np.stack(
+                        [np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in data]
+                    )
                 else:
                     outcome.error = response.json()["error"]["message"][:200]
             except (httpx.HTTPError, ValueError, KeyError) as err:
@@ -247,7 +252,7 @@ def summarize(
     statuses = Counter(o.status for o in run.outcomes)
     wrong, max_diff = 0, 0.0
     for o in good:
-        if o.status != 200 or o.vector is None:
+        if o.status != 200 or o.vector is None or o.vector.shape != direct[o.index].shape:
             wrong += 1
             continue
         max_diff = max(max_diff, float(np.abs(o.vector - direct[o.index]).max()))
@@ -255,10 +260,11 @@ def summarize(
             wrong += 1
     answered = [o.seconds for o in good if o.status == 200]
     latency = np.percentile(answered, [50, 95, 99]) * 1000 if answered else [float("nan")] * 3
-    served_rate = sum(o.status == 200 for o in good) / run.seconds
+    per = args.texts_per_request
+    served_rate = per * sum(o.status == 200 for o in good) / run.seconds
     direct_rate = len(texts) / direct_seconds
     ratio = served_rate / direct_rate
-    served_cpu_rate = sum(o.status == 200 for o in good) / stats["cpu_seconds"]
+    served_cpu_rate = per * sum(o.status == 200 for o in good) / stats["cpu_seconds"]
     direct_cpu_rate = len(texts) / stats["direct_cpu_seconds"]
     five_xx = sum(n for s, n in statuses.items() if s >= 500)
     bad_not_4xx = sum(not 400 <= o.status < 500 for o in bad)
@@ -297,7 +303,7 @@ def summarize(
         f"Server: `reba serve --model {args.model} --method {args.method} -k {args.k}` on "
         f"loopback, `--batch-size {args.batch_size} --max-wait-ms {args.max_wait_ms} "
         f"--max-batch-items {args.max_batch_items}`. Clients: {args.concurrency} concurrent "
-        f"(asyncio + httpx, same machine), {len(run.outcomes)} requests of one text each "
+        f"(asyncio + httpx, same machine), {len(run.outcomes)} requests of {per} text(s) each "
         f"(`s1` of `{args.data.name}`, base64), {len(bad)} of them malformed. Direct: "
         f"`Embedder.encode` of the same {len(texts)} good texts in one process, batch size "
         f"{args.batch_size}.",
@@ -329,10 +335,12 @@ def load_average() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     kinds = plan(args.requests, args.bad_fraction)
-    texts = load_texts(args.data, args.requests)
+    per = args.texts_per_request
+    texts = load_texts(args.data, args.requests * per)
+    texts_of = [texts[i * per : (i + 1) * per] for i in range(args.requests)]
     good_indices = [i for i, kind in enumerate(kinds) if kind == "good"]
     bodies = [
-        (kind, request_body(kind, texts[i], "bench", args.max_chars))
+        (kind, request_body(kind, texts_of[i], "bench", args.max_chars))
         for i, kind in enumerate(kinds)
     ]
     load_before = load_average()
@@ -363,14 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     import reba
 
     embedder = reba.Embedder(args.model, method=args.method, k=args.k, device="cpu")
-    good_texts = [texts[i] for i in good_indices]
+    good_texts = [text for i in good_indices for text in texts_of[i]]
     embedder.encode(good_texts[: args.batch_size], batch_size=args.batch_size)  # warm-up
     start, cpu_start = time.perf_counter(), time.process_time()
     vectors = embedder.encode(good_texts, batch_size=args.batch_size)
     direct_seconds = time.perf_counter() - start
     stats["direct_cpu_seconds"] = time.process_time() - cpu_start
-    direct = np.zeros((len(texts), vectors.shape[1]), np.float32)
-    direct[good_indices] = vectors
+    direct = np.zeros((args.requests, per, vectors.shape[1]), np.float32)
+    direct[good_indices] = vectors.reshape(len(good_indices), per, -1)
     loads.append(load_average())
 
     figures, section = summarize(
@@ -396,6 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="jsonl with field s1")
     parser.add_argument("--requests", type=int, default=512)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--texts-per-request", type=int, default=1)
     parser.add_argument("--bad-fraction", type=float, default=0.0)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-wait-ms", type=float, default=50.0)
