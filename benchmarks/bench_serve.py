@@ -298,7 +298,7 @@ def summarize(
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {os.cpu_count()} cores, shared with other jobs; load average (1/5/15 min) "
+        f"Machine: {os.cpu_count()} cores; load average (1/5/15 min) "
         f"before {loads[0]}, after the load phase {loads[1]}, after the direct run {loads[2]}.",
         f"Server: `reba serve --model {args.model} --method {args.method} -k {args.k}` on "
         f"loopback, `--batch-size {args.batch_size} --max-wait-ms {args.max_wait_ms} "
