@@ -9,7 +9,8 @@ requests are queued as were queued or answered when the model became free, or un
 ``max_wait_ms`` have passed since the later of (the oldest request's arrival, the model becoming
 free), or until the queue holds ``max_batch_items`` texts. Under steady load this makes one
 batch of all clients instead of two half-size cohorts taking turns (small batches of
-random-length texts pad more and use the CPU worse); a lone client never waits. Requests are
+random-length texts pad more and use the CPU worse); a lone client waits at most once, right
+after busier times. Requests are
 never split, so one request larger than ``max_batch_items`` runs alone. Each request gets back
 exactly its own rows, in order; a request with a bad item fails alone (``ItemsRejected``,
 indices relative to that request). If the model call itself raises, each request of the batch
