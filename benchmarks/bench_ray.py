@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from bench_serve import load_texts  # same texts: s1 of --data, blank rows skipped
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentence" / "zh_STSB.jsonl"
@@ -40,16 +41,7 @@ SUMMARY = re.compile(r"reba embed: .*? ([\d.]+) s, ([\d.]+) texts/s")
 
 
 def write_corpus(data: Path, n: int, path: Path) -> None:
-    rows = []
-    with data.open(encoding="utf-8") as f:
-        for line in f:
-            text = json.loads(line).get("s1")
-            if isinstance(text, str) and text.strip():
-                rows.append({"id": f"t{len(rows)}", "text": text})
-            if len(rows) == n:
-                break
-    if len(rows) < n:
-        raise SystemExit(f"{data} has only {len(rows)} usable rows, asked for {n}")
+    rows = [{"id": f"t{i}", "text": text} for i, text in enumerate(load_texts(data, n))]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 

@@ -64,25 +64,13 @@ def markdown(document: dict) -> str:
 
 
 def _table(rows: list[dict], cols) -> str:
-    best = {}
-    for task, key, _ in cols:
-        values = [v for r in rows if (v := value(r, task, key)) is not None]
-        best[(task, key)] = max(values) if values else None
-    header = "| configuration | " + " | ".join(h for _, _, h in cols) + " |"
-    lines = [header, "|---" * (len(cols) + 1) + "|"]
-    for r in rows:
-        cells = []
-        for task, key, _ in cols:
-            v = value(r, task, key)
-            text = "–" if v is None else f"{v:.4f}"
-            cells.append(f"**{text}**" if v is not None and v == best[(task, key)] else text)
-        lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    columns = {header: [value(r, task, key) for r in rows] for task, key, header in cols}
+    return _bold_best_table([label(r) for r in rows], columns)
 
 
 def _averages(document: dict, rows: list[dict], cols) -> str:
     """Unweighted means of the main scores by task type, by language and overall (as C-MTEB
-    averages), over the tasks each row scored."""
+    averages); a row missing a task of a group has no average for that group."""
     tasks = document["tasks"]
     groups: dict[str, list[str]] = defaultdict(list)
     for task, _, _ in cols:
@@ -90,28 +78,31 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
     for task, _, _ in cols:
         groups[f"all {tasks[task]['lang']}"].append(task)
     groups["all"] = [task for task, _, _ in cols]
-    table = {
-        name: {label(r): _mean([value(r, t, "value") for t in members]) for r in rows}
+    columns = {
+        f"{name} ({len(members)})": [_mean([value(r, t, "value") for t in members]) for r in rows]
         for name, members in groups.items()
     }
-    header = (
-        "| configuration | " + " | ".join(f"{name} ({len(groups[name])})" for name in groups) + " |"
-    )
-    lines = [
+    intro = (
         "Averages (unweighted mean of the main score over the tasks in each group; "
-        "the number of tasks in brackets):",
-        "",
-        header,
-        "|---" * (len(groups) + 1) + "|",
+        "the number of tasks in brackets):"
+    )
+    return intro + "\n\n" + _bold_best_table([label(r) for r in rows], columns)
+
+
+def _bold_best_table(labels: list[str], columns: dict[str, list[float | None]]) -> str:
+    """A Markdown table, one row per label, with the best value of each column in bold."""
+    best = {h: max((v for v in vs if v is not None), default=None) for h, vs in columns.items()}
+    lines = [
+        "| configuration | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
-    for r in rows:
+    for i, name in enumerate(labels):
         cells = []
-        for name in groups:
-            v = table[name][label(r)]
-            best = max((x for x in table[name].values() if x is not None), default=None)
+        for header, values in columns.items():
+            v = values[i]
             text = "–" if v is None else f"{v:.4f}"
-            cells.append(f"**{text}**" if v is not None and v == best else text)
-        lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
+            cells.append(f"**{text}**" if v is not None and v == best[header] else text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
