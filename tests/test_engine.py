@@ -106,7 +106,7 @@ def test_long_eager_batches_are_split_to_fit_the_attention_budget(tiny, monkeypa
 
 def test_batches_are_cut_where_padding_costs_more_than_a_forward(tiny):
     prepared = [type("P", (), {"length": n})() for n in (10, 100, 11, 99, 12, 98)]
-    batches = [[p.length for p in b] for b in _batches(tiny, prepared, 16, eager=False)]
+    batches = [[row[0].length for row in b] for b in _batches(tiny, prepared, 16, eager=False)]
     assert batches == [[100, 99, 98], [12, 11, 10]]
 
 

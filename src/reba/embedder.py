@@ -128,8 +128,13 @@ class Embedder:
         batch_size: int = 16,
         normalize: bool = False,
         show_progress_bar: bool | None = None,
+        packing: bool = False,
     ) -> EmbedResult:
-        """Like ``encode``/``encode_words`` but tolerant: bad items are reported, not raised."""
+        """Like ``encode``/``encode_words`` but tolerant: bad items are reported, not raised.
+
+        ``packing=True`` runs several short inputs per model row (``reba.packing``): faster on
+        unsorted groups of short texts, equal to float32 rounding.
+        """
         result = embed_configs(
             self.lm,
             list(items),
@@ -138,6 +143,7 @@ class Embedder:
             batch_size=batch_size,
             max_length=self.max_length,
             show_progress_bar=show_progress_bar,
+            packing=packing,
         )[self.config]
         if normalize:
             result.embeddings = _normalize(result.embeddings)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from reba.errors import ItemFailure
 from reba.inputs import PreparedInput, Template, prepare, tokenize_texts, tokenize_words
 from reba.methods import EmbeddingConfig, ForwardOutput, Level, Method, check_config, embed_one
 from reba.models import LoadedModel
+from reba.packing import pack_rows, packed_positions, packing_works
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +78,14 @@ def embed_configs(
     batch_size: int = 16,
     max_length: int | None = None,
     show_progress_bar: bool | None = None,
+    packing: bool = False,
 ) -> dict[EmbeddingConfig, EmbedResult]:
-    """Embed ``items`` (texts, or ``(text, word|span)`` pairs) with every config in ``configs``."""
+    """Embed ``items`` (texts, or ``(text, word|span)`` pairs) with every config in ``configs``.
+
+    ``packing`` puts several short inputs in one row (see ``reba.packing``): faster for inputs
+    in no particular order, such as a server's micro-batches; the same results to float32
+    rounding.
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     checked = [(cfg, check_config(cfg, level)) for cfg in configs]
@@ -89,7 +97,7 @@ def embed_configs(
     for cfg, method in checked:
         by_template[method.template].append((cfg, method))
     collected = {cfg: _Collected() for cfg in configs}
-    run = _Run(lm, batch_size, max_length or lm.max_length, collected)
+    run = _Run(lm, batch_size, max_length or lm.max_length, collected, packing)
     with progress_bar(
         show_progress_bar, total=len(tokenized) * len(by_template), desc="embedding", unit="input"
     ) as progress:
@@ -108,6 +116,7 @@ class _Run:
     batch_size: int
     max_length: int
     collected: dict[EmbeddingConfig, _Collected]
+    packing: bool = False
 
     def embed(self, tokenized, configs, template, progress=None) -> None:
         """Embed with every config of one template from a single forward at the largest k.
@@ -137,7 +146,7 @@ class _Run:
             for k in sorted({_copies(cfg, m) for cfg, m in configs}):
                 same_k = [(cfg, m) for cfg, m in configs if _copies(cfg, m) == k]
                 self.embed([t for t in tokenized if t.index in redo], same_k, template)
-        for item, out in run_forward(self.lm, prepared, configs, self.batch_size):
+        for item, out in run_forward(self.lm, prepared, configs, self.batch_size, self.packing):
             for cfg, method in configs:
                 self._pool(*prefix_view(item, out, _copies(cfg, method)), cfg, method)
             if progress is not None:
@@ -193,6 +202,7 @@ def run_forward(
     prepared: Sequence[PreparedInput],
     configs: Sequence[tuple[EmbeddingConfig, Method]],
     batch_size: int,
+    packing: bool = False,
 ) -> Iterator[tuple[PreparedInput, ForwardOutput]]:
     """Yield each input with the hidden states and reduced attention its configs need."""
     layers = sorted({cfg.layer for cfg, _ in configs})
@@ -204,58 +214,104 @@ def run_forward(
             )
     needs = {method.attention for _, method in configs}
     eager = needs != {"none"}
-    for batch in _batches(lm, prepared, batch_size, eager):
-        yield from _forward_batch(lm, batch, configs, layers, needs)
+    if packing and lm.causal:
+        probe_context = partial(_attention_context, lm, needs, BackwardAttention(None, None))
+        packing = packing_works(lm.model, "recording" if eager else "sdpa", probe_context)
+    for rows in _batches(lm, prepared, batch_size, eager, packing=packing and lm.causal):
+        yield from _forward_batch(lm, rows, configs, layers, needs)
 
 
-def _forward_batch(lm, batch, configs, layers, needs):
+def _attention_context(lm: LoadedModel, needs: set[str], recorder: BackwardAttention):
+    if needs != {"none"}:
+        return recording(lm.model, recorder)
+    if lm.causal:
+        return attention_implementation(lm.model, "sdpa")
+    return nullcontext()
+
+
+@dataclass
+class _Placed:
+    """Where one input sits in a batch: row ``b``, from position ``offset``."""
+
+    item: PreparedInput
+    b: int
+    offset: int
+
+
+def _forward_batch(lm, rows, configs, layers, needs):
+    """One forward over ``rows`` (lists of inputs: one each, or several packed back to back)."""
     device = lm.device
-    width = max(p.length for p in batch)
-    ids = torch.zeros((len(batch), width), dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for b, p in enumerate(batch):
-        ids[b, : p.length] = torch.tensor(p.ids)
-        mask[b, : p.length] = 1
-    columns = [_columns_of(p, configs) for p in batch] if "columns" in needs else None
-    rows = [_last_rows_of(p, configs) for p in batch] if "last_row" in needs else None
+    width = max(sum(p.length for p in row) for row in rows)
+    packed = any(len(row) > 1 for row in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    placed: list[_Placed] = []
+    for b, row in enumerate(rows):
+        offset = 0
+        for p in row:
+            ids[b, offset : offset + p.length] = torch.tensor(p.ids)
+            mask[b, offset : offset + p.length] = 1
+            placed.append(_Placed(p, b, offset))
+            offset += p.length
+        positions[b] = packed_positions([p.length for p in row], width)
+    columns = [_columns_of(at.item, configs) for at in placed]
+    last_rows = [_last_rows_of(at.item, configs) for at in placed]
+    row_columns, column_starts = _gather_per_row(placed, columns, len(rows))
+    row_last_rows, last_row_starts = _gather_per_row(placed, last_rows, len(rows))
     recorder = BackwardAttention(
-        _pad(columns).to(device) if columns else None,
-        _pad(rows).to(device) if rows else None,
+        _pad(row_columns).to(device) if "columns" in needs else None,
+        _pad(row_last_rows).to(device) if "last_row" in needs else None,
     )
     run = {
         "input_ids": ids.to(device),
-        "attention_mask": mask.to(device),
         "use_cache": False,
         "output_hidden_states": layers != [-1],
     }
-    if needs != {"none"}:
-        context = recording(lm.model, recorder)
-    elif lm.causal:
-        context = attention_implementation(lm.model, "sdpa")
+    if packed:  # transformers then masks block-diagonally (see reba.packing)
+        run.update(attention_mask=None, position_ids=positions.to(device))
     else:
-        context = nullcontext()
-    with context:
+        run.update(attention_mask=mask.to(device))
+    with _attention_context(lm, needs, recorder):
         out = lm.model(**run)
-    for b, p in enumerate(batch):
-        n = p.length
+    for at, cols, col0, ends, row0 in zip(
+        placed, columns, column_starts, last_rows, last_row_starts
+    ):
+        span = slice(at.offset, at.offset + at.item.length)
         hidden = {  # pooled on the CPU, in float64 (methods.embed_one)
-            layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[b, :n].cpu()
+            layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[
+                at.b, span
+            ].cpu()
             for layer in layers
         }
+        column_max = row_max = None
+        if recorder.column_max is not None:
+            column_max = recorder.column_max[at.b, span, col0 : col0 + len(cols)].cpu()
+        if recorder.row_max is not None:
+            row_max = recorder.row_max[at.b, row0 : row0 + len(ends), span].cpu()
         yield (
-            p,
+            at.item,
             ForwardOutput(
                 hidden=hidden,
-                column_positions=tuple(columns[b]) if columns else (),
-                column_max=None
-                if recorder.column_max is None
-                else recorder.column_max[b, :n, : len(columns[b])].cpu(),
-                row_positions=tuple(rows[b]) if rows else (),
-                row_max=None
-                if recorder.row_max is None
-                else recorder.row_max[b, : len(rows[b]), :n].cpu(),
+                column_positions=tuple(cols),
+                column_max=column_max,
+                row_positions=tuple(ends),
+                row_max=row_max,
             ),
         )
+
+
+def _gather_per_row(
+    placed: list[_Placed], positions: list[list[int]], n_rows: int
+) -> tuple[list[list[int]], list[int]]:
+    """Each input's ``positions`` shifted to where it sits and concatenated per row, and where
+    each input's run starts in its row's list."""
+    per_row: list[list[int]] = [[] for _ in range(n_rows)]
+    starts = []
+    for at, own in zip(placed, positions):
+        starts.append(len(per_row[at.b]))
+        per_row[at.b] += [at.offset + q for q in own]
+    return per_row, starts
 
 
 def _columns_of(item: PreparedInput, configs) -> list[int]:
@@ -278,23 +334,31 @@ def _last_rows_of(item: PreparedInput, configs) -> list[int]:
 
 
 def _pad(positions: list[list[int]]) -> torch.Tensor:
-    """Per-item position lists as one (B, width) tensor, padded with position 0."""
+    """Per-row position lists as one (B, width) tensor, padded with position 0."""
     width = max(len(p) for p in positions)
     return torch.tensor([p + [0] * (width - len(p)) for p in positions], dtype=torch.long)
 
 
-def _batches(lm, prepared, batch_size, eager) -> Iterator[list[PreparedInput]]:
-    """Longest first (a memory problem shows at once), cut where padding costs more than a
-    forward pass, and split to fit the attention budget."""
-    ordered = sorted(prepared, key=lambda p: p.length, reverse=True)
+def _batches(
+    lm, prepared, batch_size, eager, packing: bool = False
+) -> Iterator[list[list[PreparedInput]]]:
+    """Rows (one input each, or several packed) longest first (a memory problem shows at
+    once), cut where padding costs more than a forward pass, and split to fit the attention
+    budget."""
+    if packing:
+        rows = [[prepared[i] for i in row] for row in pack_rows([p.length for p in prepared])]
+    else:
+        rows = [[p] for p in prepared]
+    lengths = [sum(p.length for p in row) for row in rows]
+    order = sorted(range(len(rows)), key=lambda r: lengths[r], reverse=True)
     heads = int(getattr(lm.model.config, "num_attention_heads", 1))
-    limits = [batch_size] * len(ordered)
+    limits = [batch_size] * len(order)
     if eager:
-        for i, p in enumerate(ordered):
-            per_item = 3 * heads * p.length**2 * 4  # scores, probs, temporaries
-            limits[i] = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_item))
-    for start, stop in plan_batches([p.length for p in ordered], limits):
-        yield ordered[start:stop]
+        for i, r in enumerate(order):
+            per_row = 3 * heads * lengths[r] ** 2 * 4  # scores, probs, temporaries
+            limits[i] = max(1, min(batch_size, ATTENTION_BUDGET_BYTES // per_row))
+    for start, stop in plan_batches([lengths[r] for r in order], limits):
+        yield [rows[r] for r in order[start:stop]]
 
 
 def plan_batches(
