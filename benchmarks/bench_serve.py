@@ -4,7 +4,7 @@ Run from the repository root:
 
     python benchmarks/bench_serve.py [--model gemma-3-270m] [--method reba] [-k 2]
                                      [--requests 512] [--concurrency 32] [--bad-fraction 0.1]
-                                     [--texts-per-request 1]
+                                     [--texts-per-request 1] [--no-packing]
                                      [--data ../shared/data/sentence/zh_STSB.jsonl]
                                      [--write benchmarks/RESULTS.md]
 
@@ -158,6 +158,8 @@ def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subproc
     ]
     if args.k is not None:
         command += ["-k", str(args.k)]
+    if not args.packing:
+        command.append("--no-packing")
     log = log_path.open("w")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
@@ -285,6 +287,10 @@ def summarize(
         "max_abs_diff": max_diff,
         "server_batches": stats["batches"],
         "server_items": stats["items"],
+        "model_busy": round(figures_busy(stats, run), 3),
+        "server_cpu_s": round(stats["cpu_seconds"], 1),
+        "client_cpu_s": round(stats["client_cpu_seconds"], 1),
+        "load_s": round(run.seconds, 1),
         "shutdown": shutdown,
     }
     verdict = "zero errors" if five_xx == wrong == bad_not_4xx == 0 else "ERRORS"
@@ -302,7 +308,8 @@ def summarize(
         f"before {loads[0]}, after the load phase {loads[1]}, after the direct run {loads[2]}.",
         f"Server: `reba serve --model {args.model} --method {args.method} -k {args.k}` on "
         f"loopback, `--batch-size {args.batch_size} --max-wait-ms {args.max_wait_ms} "
-        f"--max-batch-items {args.max_batch_items}`. Clients: {args.concurrency} concurrent "
+        f"--max-batch-items {args.max_batch_items}`"
+        f"{'' if args.packing else ' --no-packing'}. Clients: {args.concurrency} concurrent "
         f"(asyncio + httpx, same machine), {len(run.outcomes)} requests of {per} text(s) each "
         f"(`s1` of `{args.data.name}`, base64), {len(bad)} of them malformed. Direct: "
         f"`Embedder.encode` of the same {len(texts)} good texts in one process, batch size "
@@ -323,9 +330,16 @@ def summarize(
         f"| largest difference from direct | {max_diff:.2e} |",
         f"| server model batches | {stats['batches']} for {stats['items']} texts "
         f"({mean_batch:.1f} per batch) |",
+        f"| model thread busy during the load phase | {figures_busy(stats, run):.0%} |",
+        f"| CPU-seconds in the load phase ({run.seconds:.1f} s): server / clients | "
+        f"{stats['cpu_seconds']:.1f} / {stats['client_cpu_seconds']:.1f} |",
         f"| server after SIGTERM | {shutdown} |",
     ]
     return figures, "\n".join(lines) + "\n"
+
+
+def figures_busy(stats: dict, run: Run) -> float:
+    return stats["model_seconds"] / run.seconds
 
 
 def load_average() -> str:
@@ -354,9 +368,9 @@ def main(argv: list[str] | None = None) -> int:
             warm = [(k, b) for k, b in bodies if k == "good"][: args.concurrency]
             asyncio.run(load(url, warm, args.concurrency, args.timeout))
             before = httpx.get(f"{url}/health", timeout=10).json()["models"]["bench"]
-            cpu_before = cpu_seconds(proc.pid)
+            cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
             run = asyncio.run(load(url, bodies, args.concurrency, args.timeout))
-            cpu_after = cpu_seconds(proc.pid)
+            cpu_after, client_after = cpu_seconds(proc.pid), time.process_time()
             after = httpx.get(f"{url}/health", timeout=10).json()["models"]["bench"]
         finally:
             exit_code = stop_server(proc)
@@ -364,8 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     drained = "Application shutdown complete" in server_log
     clean = drained and exit_code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM at exit
     shutdown = "drained and exited cleanly" if clean else f"exit code {exit_code}, not clean"
-    stats = {key: after[key] - before[key] for key in ("batches", "items")}
+    stats = {key: after[key] - before[key] for key in ("batches", "items", "model_seconds")}
     stats["cpu_seconds"] = cpu_after - cpu_before
+    stats["client_cpu_seconds"] = client_after - client_before
     loads = [load_before, load_average()]
 
     import reba
@@ -410,6 +425,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-wait-ms", type=float, default=50.0)
     parser.add_argument("--max-batch-items", type=int, default=128)
     parser.add_argument("--max-chars", type=int, default=8192)
+    parser.add_argument(
+        "--no-packing", dest="packing", action="store_false", help="serve with --no-packing"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the load phase")
     parser.add_argument("--start-timeout", type=float, default=600, help="seconds to start")
     parser.add_argument("--write", type=Path, help="append a Markdown section to this file")

@@ -22,7 +22,7 @@ class FakeEmbedder:
         self.gate = threading.Event()
         self.gate.set()
 
-    def embed(self, items, *, level, batch_size, show_progress_bar):
+    def embed(self, items, *, level, batch_size, show_progress_bar, packing):
         self.calls.append(list(items))
         self.gate.wait(10)
         if "boom" in items:

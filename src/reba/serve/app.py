@@ -40,7 +40,8 @@ class ServeSettings:
     max_queue: int = 1024  # requests waiting per configuration (-> 429)
     max_wait_ms: float = 50.0  # longest wait for company (only when company is expected)
     max_batch_items: int = 128  # texts per micro-batch (a larger request runs alone)
-    batch_size: int = 16  # Embedder.embed batch size within a micro-batch
+    batch_size: int = 16  # Embedder.embed batch size (model rows) within a micro-batch
+    packing: bool = True  # several short texts per model row (reba.packing)
     normalize: bool = False  # L2-normalise every returned vector
 
 
@@ -76,6 +77,7 @@ def create_app(
                 max_batch_items=settings.max_batch_items,
                 max_queue=settings.max_queue,
                 batch_size=settings.batch_size,
+                packing=settings.packing,
             )
             for name, embedder in configs.items()
         }
@@ -147,6 +149,7 @@ def create_app(
                 requests=batchers[name].stats.requests,
                 items=batchers[name].stats.items,
                 batches=batchers[name].stats.batches,
+                model_seconds=round(batchers[name].stats.model_seconds, 3),
                 queued=batchers[name].queued,
             )
             for name, embedder in configs.items()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -37,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 
 class SupportsEmbed(Protocol):
-    def embed(self, items, *, level=..., batch_size=..., show_progress_bar=...) -> EmbedResult: ...
+    def embed(
+        self, items, *, level=..., batch_size=..., show_progress_bar=..., packing=...
+    ) -> EmbedResult: ...
 
 
 @dataclass
@@ -76,6 +79,7 @@ class BatcherStats:
     requests: int = 0
     items: int = 0
     batches: int = 0
+    model_seconds: float = 0.0  # wall time inside model calls
 
 
 class MicroBatcher:
@@ -90,6 +94,7 @@ class MicroBatcher:
         max_batch_items: int = 128,
         max_queue: int = 1024,
         batch_size: int = 16,
+        packing: bool = True,
     ):
         if max_wait_ms < 0 or max_batch_items < 1 or max_queue < 1 or batch_size < 1:
             raise ValueError(
@@ -101,6 +106,7 @@ class MicroBatcher:
         self.max_batch_items = max_batch_items
         self.max_queue = max_queue
         self.batch_size = batch_size
+        self.packing = packing
         self.stats = BatcherStats()
         self._queue: deque[_Job] = deque()
         self._queued_items = 0
@@ -223,9 +229,17 @@ class MicroBatcher:
         _deliver(jobs, result)
 
     def _embed(self, texts: list[str]) -> EmbedResult:
-        return self.embedder.embed(
-            texts, level="sentence", batch_size=self.batch_size, show_progress_bar=False
-        )
+        start = time.perf_counter()
+        try:
+            return self.embedder.embed(
+                texts,
+                level="sentence",
+                batch_size=self.batch_size,
+                show_progress_bar=False,
+                packing=self.packing,
+            )
+        finally:
+            self.stats.model_seconds += time.perf_counter() - start
 
 
 def _deliver(jobs: list[_Job], result: EmbedResult) -> None:

@@ -136,6 +136,7 @@ class ConfigHealth(BaseModel):
     requests: int  # requests answered by the model (including rejected items)
     items: int  # texts sent to the model
     batches: int  # model calls (micro-batches)
+    model_seconds: float  # wall time spent in model calls (busy / uptime = utilisation)
     queued: int  # requests waiting for the next micro-batch
 
 
