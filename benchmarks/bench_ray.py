@@ -3,7 +3,7 @@
 Run from the repository root:
 
     python benchmarks/bench_ray.py [--model gemma-3-270m] [--method reba] [-k 2] [--texts 512]
-                                   [--num-actors 2] [--rounds 2]
+                                   [--num-actors 2] [--rounds 2] [--packing]
                                    [--data ../shared/data/sentence/zh_STSB.jsonl]
                                    [--write benchmarks/RESULTS.md]
 
@@ -13,7 +13,8 @@ runs the two ``reba embed`` command lines in subprocesses, alternating (local, r
 (texts/s over the embedding, which for Ray is the whole pipeline including starting the actors
 and loading the model in each) and the wall clock of the whole command (model load and Ray's
 start included); the median of each, the ratio ray/local, and the largest difference between
-the two outputs row for row. ``--write`` appends a Markdown section to the file.
+the two outputs row for row. ``--packing`` passes ``--packing`` to both engines. ``--write``
+appends a Markdown section to the file.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def write_corpus(data: Path, n: int, path: Path) -> None:
 def commands(args, corpus: Path, out: Path) -> dict[str, list[str]]:
     common = ["--model", args.model, "--method", args.method, "-k", str(args.k), "--quiet"]
     common += ["--batch-size", str(args.batch_size), "--input", str(corpus)]
+    if args.packing:
+        common.append("--packing")
     return {
         "local": ["reba", "embed", *common, "--output", str(out / "local.parquet")],
         "ray": [
@@ -105,7 +108,8 @@ def markdown(args, runs: dict[str, list[dict]], diff: float) -> str:
         f"Command: `{shown}`",
         "",
         f"{os.cpu_count()} cores; {args.texts} texts (`s1` of `{args.data.name}`), "
-        f"{args.model} {args.method} k={args.k}, batch size {args.batch_size}; Ray: "
+        f"{args.model} {args.method} k={args.k}, batch size {args.batch_size}"
+        f"{', --packing' if args.packing else ''}; Ray: "
         f"{args.num_actors} actors on a local Ray. Runs alternate local, ray, ray, local, ...",
         "",
         "| engine | texts/s (summary) | wall clock, s | load average (1 min) before -> after |",
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-actors", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--packing", action="store_true", help="reba embed --packing (both)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="jsonl with field s1")
     parser.add_argument("--write", type=Path, help="append a Markdown section to this file")
     args = parser.parse_args(argv)

@@ -64,6 +64,13 @@ def test_jsonl_to_npy_skips_bad_rows_and_reports_them(jsonl, tmp_path, expected,
     assert "6 items, 3 embedded, 0 truncated, 3 failed" in err and "texts/s" in err
 
 
+def test_packing_gives_the_same_embeddings(jsonl, tmp_path, expected):
+    out = tmp_path / "packed.npy"
+    assert main(_args(jsonl, out, "--packing")) == 0
+    # Activations reach ~40 on these weights: other matrix shapes differ by a few float32 ulp.
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-4)
+
+
 def test_jsonl_to_parquet_keeps_ids_and_config(jsonl, tmp_path, expected):
     out = tmp_path / "out.parquet"
     assert main(_args(jsonl, out)) == 0

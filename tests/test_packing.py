@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import transformers.masking_utils
+from tiny_models import make_model
 
 import reba
 from reba import engine
 from reba.packing import pack_rows, packed_positions, packing_works
-from tiny_models import make_model
 
 TEXTS = [
     "The bank raised interest rates again this year, and then once more in the autumn.",

@@ -78,6 +78,7 @@ class EmbedBatches:
         self.level = config["level"]
         self.batch_size = options.batch_size
         self.normalize = options.normalize
+        self.packing = options.packing
         mine = self.embedder.describe()
         wanted = {key: config[key] for key in mine}
         if mine != wanted:  # e.g. a worker with another reba version, or other weights
@@ -92,6 +93,7 @@ class EmbedBatches:
             batch_size=self.batch_size,
             normalize=self.normalize,
             show_progress_bar=False,
+            packing=self.packing,
         )
         n, dimension = len(rows), self.embedder.dimension
         embeddings = np.zeros((n, dimension), dtype=np.float32)

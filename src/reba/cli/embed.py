@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--span-field", help="word level: column holding [start, end]")
     parser.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--packing",
+        action="store_true",
+        help="several short texts per model row instead of padding (faster on unsorted batches, "
+        "e.g. the ray engine's; equal to float32 rounding)",
+    )
     add_model_options(parser)
     ray = parser.add_argument_group(
         "engine", "--engine ray: a Ray Data actor pool writing a folder of Parquet shards"
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         normalize=args.normalize,
         show_progress_bar=not args.quiet,
+        packing=args.packing,
     )
     seconds = time.perf_counter() - start
     failures = [{"row": row, "reason": reason} for row, reason in records.problems.items()]
