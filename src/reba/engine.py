@@ -1,8 +1,9 @@
 """Batched forward passes and pooling for one or many embedding configurations at once.
 
 Inputs are sorted by length and right-padded: with causal attention a real token never sees
-the padding after it, so results do not depend on batch size or neighbours. Configurations that
-need the same model input (same number of copies, same template) share one forward pass.
+the padding after it, so results do not depend on batch size or neighbours. With ``packing``,
+short inputs are placed back to back in shared rows instead (``reba.packing``). Configurations
+that need the same model input (same number of copies, same template) share one forward pass.
 """
 
 from __future__ import annotations
@@ -214,10 +215,11 @@ def run_forward(
             )
     needs = {method.attention for _, method in configs}
     eager = needs != {"none"}
-    if packing and lm.causal:
+    if packing:  # causal models only: transformers derives packed masks for causal attention
         probe_context = partial(_attention_context, lm, needs, BackwardAttention(None, None))
-        packing = packing_works(lm.model, "recording" if eager else "sdpa", probe_context)
-    for rows in _batches(lm, prepared, batch_size, eager, packing=packing and lm.causal):
+        mode = "recording" if eager else "sdpa"
+        packing = lm.causal and packing_works(lm.model, mode, probe_context)
+    for rows in _batches(lm, prepared, batch_size, eager, packing):
         yield from _forward_batch(lm, rows, configs, layers, needs)
 
 

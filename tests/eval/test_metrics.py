@@ -95,6 +95,15 @@ def test_logistic_regression_accuracy():
     assert accuracy == pytest.approx(2 / 3)
 
 
+def test_an_unconverged_logistic_regression_is_one_log_line_not_a_warning(capsys, recwarn):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 20)) * 1000
+    y = (x[:, 0] > 0).astype(int)
+    metrics.logistic_regression_accuracy(x, y, x, y, max_iter=2)
+    assert not recwarn.list
+    assert "logistic regression stopped at max_iter=2" in capsys.readouterr().err
+
+
 def test_kmeans_v_measure():
     points = [[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]]
     assert metrics.kmeans_v_measure(points, ["x", "x", "y", "y"]) == pytest.approx(1.0)

@@ -6,14 +6,19 @@ define a metric it is used, so the numbers match MTEB's definitions.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Collection, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, v_measure_score
+
+logger = logging.getLogger(__name__)
 
 
 def _unit(x: ArrayLike) -> np.ndarray:
@@ -102,9 +107,17 @@ def logistic_regression_accuracy(
     seed: int = 0,
     max_iter: int = 1000,
 ) -> float:
-    """Fit a logistic regression on (train_x, train_y); accuracy on (test_x, test_y)."""
+    """Fit a logistic regression on (train_x, train_y); accuracy on (test_x, test_y).
+
+    A fit that stops at ``max_iter`` before converging still counts (as in MTEB); it is logged
+    in one line instead of sklearn's multi-line warning.
+    """
     model = LogisticRegression(random_state=seed, max_iter=max_iter)
-    model.fit(np.asarray(train_x, dtype=np.float64), np.asarray(train_y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np.asarray(train_x, dtype=np.float64), np.asarray(train_y))
+    if (np.asarray(model.n_iter_) >= max_iter).any():
+        logger.info("reba eval: logistic regression stopped at max_iter=%d, unconverged", max_iter)
     predicted = model.predict(np.asarray(test_x, dtype=np.float64))
     return float(np.mean(predicted == np.asarray(test_y)))
 

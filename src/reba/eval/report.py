@@ -163,6 +163,9 @@ def figures(document: dict, out_dir: Path) -> list[Path]:
     return written
 
 
+FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
 def _panel(ax, rows, task, key, header) -> None:
     lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
     flat: dict[str, float] = {}
@@ -180,8 +183,9 @@ def _panel(ax, rows, task, key, header) -> None:
     for series, points in sorted(lines.items()):
         points.sort()
         ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=series)
-    for i, (series, v) in enumerate(sorted(flat.items())):
-        ax.axhline(v, linestyle="--", color=f"C{len(lines) + i}", label=series)
+    for i, (series, v) in enumerate(sorted(flat.items())):  # dash patterns tell them apart
+        style = FLAT_LINE_STYLES[i % len(FLAT_LINE_STYLES)]
+        ax.axhline(v, linestyle=style, color=f"C{len(lines) + i}", label=series)
     ks = sorted({k for pts in lines.values() for k, _ in pts})
     if ks:
         ax.set_xticks(ks)
