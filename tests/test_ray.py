@@ -111,6 +111,22 @@ def test_ray_output_equals_local_row_for_row(local, ray_run):
     )
 
 
+def test_ray_with_packing_equals_local(local, corpus, tmp_path):
+    table, _ = local
+    code, err = _embed(
+        "--engine", "ray", "--input", corpus, "--output", tmp_path / "packed", "--packing"
+    )
+    assert code == 0, err
+    got = _read_folder(tmp_path / "packed")
+    assert got.column("row").to_pylist() == table.column("row").to_pylist()
+    # Packed rows are other matrix shapes: float32 kernels differ by a few ulp (activations ~40).
+    np.testing.assert_allclose(
+        np.array(got.column("embedding").to_pylist(), dtype=np.float32),
+        np.array(table.column("embedding").to_pylist(), dtype=np.float32),
+        atol=1e-4,
+    )
+
+
 def test_failures_config_and_summary(local, ray_run):
     _, local_meta = local
     out, err = ray_run
