@@ -104,3 +104,23 @@ def test_a_model_that_ignores_packed_positions_is_run_padded(monkeypatch, capsys
     assert "LlamaModel does not keep packed inputs apart" in capsys.readouterr().err
     assert packing_works(model, "recording", lambda: None) is False  # remembered, not re-probed
     np.testing.assert_allclose(packed, padded, rtol=0, atol=1e-5)
+
+
+def test_nan_in_one_packed_input_fails_only_that_input(monkeypatch):
+    """NaN or inf spreads to every input of its packed row (0 x NaN in attention); those
+    inputs are redone alone, so only the culprit fails, as it would padded."""
+    model, tokenizer = make_model("llama", seed=2)
+    emb = reba.Embedder(reba.wrap_model(model, tokenizer), method="reba", k=2)
+    emb.embed(TEXTS[:2], packing=True)  # probe the model while it is sound
+    poison = tokenizer("Q", add_special_tokens=False)["input_ids"][0]
+    model.embed_tokens.register_forward_hook(
+        lambda module, args, out: out.masked_fill((args[0] == poison)[..., None], float("nan"))
+    )
+    texts = [*TEXTS[:6], "QQ Q", *TEXTS[6:12]]
+    seen = _rows_seen(monkeypatch)
+    packed = emb.embed(texts, packing=True)
+    assert max(seen) > 1
+    assert [(f.index, f.kind) for f in packed.failures] == [(6, "non_finite")]
+    padded = emb.embed(texts, packing=False)
+    np.testing.assert_array_equal(packed.indices, padded.indices)
+    np.testing.assert_allclose(packed.embeddings, padded.embeddings, rtol=0, atol=1e-5)

@@ -220,7 +220,24 @@ def run_forward(
         mode = "recording" if eager else "sdpa"
         packing = lm.causal and packing_works(lm.model, mode, probe_context)
     for rows in _batches(lm, prepared, batch_size, eager, packing):
-        yield from _forward_batch(lm, rows, configs, layers, needs)
+        results = list(_forward_batch(lm, rows, configs, layers, needs))
+        spoiled = _packed_with_non_finite(rows, results)
+        yield from ((item, out) for item, out in results if id(item) not in spoiled)
+        if spoiled:  # NaN or inf spreads through a packed row: redo its inputs alone
+            redo = [p for row in rows for p in row if id(p) in spoiled]
+            for batch in _batches(lm, redo, batch_size, eager, packing=False):
+                yield from _forward_batch(lm, batch, configs, layers, needs)
+
+
+def _packed_with_non_finite(rows, results) -> set[int]:
+    """``id`` of every input sharing a row with an input whose output is not finite."""
+    bad = {id(item) for item, out in results if not _finite(out)}
+    return {id(p) for row in rows if len(row) > 1 and any(id(p) in bad for p in row) for p in row}
+
+
+def _finite(out: ForwardOutput) -> bool:
+    tensors = [*out.hidden.values(), out.column_max, out.row_max]
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t is not None)
 
 
 def _attention_context(lm: LoadedModel, needs: set[str], recorder: BackwardAttention):
