@@ -1,7 +1,10 @@
 """Packing several inputs into one row gives what each input gives alone, on every family."""
 
+import contextlib
+
 import numpy as np
 import pytest
+import torch
 import transformers.masking_utils
 from tiny_models import make_model
 
@@ -124,3 +127,21 @@ def test_nan_in_one_packed_input_fails_only_that_input(monkeypatch):
     padded = emb.embed(texts, packing=False)
     np.testing.assert_array_equal(packed.indices, padded.indices)
     np.testing.assert_allclose(packed.embeddings, padded.embeddings, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, accepted", [(torch.bfloat16, True), (torch.float32, False)])
+def test_the_probe_allows_rounding_by_the_models_precision(dtype, accepted, monkeypatch):
+    """Packed outputs 1% (of the largest value) off: rounding for bfloat16, a leak for float32."""
+    from reba import packing
+
+    last_hidden = packing._last_hidden
+
+    def off_when_packed(model, ids, **kwargs):
+        out = last_hidden(model, ids, **kwargs)
+        if "position_ids" in kwargs:
+            out[0, -1, 0] += 0.01 * (1 + float(out.abs().max()))
+        return out
+
+    monkeypatch.setattr(packing, "_last_hidden", off_when_packed)
+    model, _ = make_model("gemma3", seed=3)
+    assert packing_works(model.to(dtype), "sdpa", contextlib.nullcontext) is accepted

@@ -230,9 +230,13 @@ def run_forward(
 
 
 def _packed_with_non_finite(rows, results) -> set[int]:
-    """``id`` of every input sharing a row with an input whose output is not finite."""
+    """``id`` of every input whose output is not finite, and of its row-mates, in a packed
+    batch (where even a lone input's padding tail is a sequence of its own): they are redone
+    padded, so a bad input fails alone, as it would without packing."""
+    if all(len(row) == 1 for row in rows):
+        return set()
     bad = {id(item) for item, out in results if not _finite(out)}
-    return {id(p) for row in rows if len(row) > 1 and any(id(p) in bad for p in row) for p in row}
+    return {id(p) for row in rows if any(id(p) in bad for p in row) for p in row}
 
 
 def _finite(out: ForwardOutput) -> bool:

@@ -88,7 +88,8 @@ def _probe(model: torch.nn.Module) -> bool:
     positions = packed_positions([len(first), len(second)], row.shape[1])[None].to(device)
     packed = _last_hidden(model, row, position_ids=positions)[0]
     expected = torch.cat(alone)
-    tolerance = 1e-3 if packed.dtype == torch.float32 else 3e-2
+    dtype = next(model.parameters()).dtype
+    tolerance = 1e-3 if dtype == torch.float32 else 3e-2
     scale = 1 + float(expected.abs().max())
     return float((packed - expected).abs().max()) <= tolerance * scale
 
