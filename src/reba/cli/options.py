@@ -40,7 +40,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, method: str = "reba") 
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=16,
+        help="model rows per forward pass: one text each, or several when packed (default: 16)",
+    )
 
 
 def make_embedder(args: argparse.Namespace):
