@@ -44,7 +44,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, method: str = "reba") 
         "--batch-size",
         type=int,
         default=16,
-        help="model rows per forward pass: one text each, or several when packed (default: 16)",
+        help="model rows per forward pass: one text each, or several when packed; the ray "
+        "engine also hands each actor this many texts per call (default: 16)",
     )
 
 
