@@ -268,6 +268,7 @@ def summarize(
     ratio = served_rate / direct_rate
     served_cpu_rate = per * sum(o.status == 200 for o in good) / stats["cpu_seconds"]
     direct_cpu_rate = len(texts) / stats["direct_cpu_seconds"]
+    busy = stats["model_seconds"] / run.seconds  # share of the load phase in model calls
     five_xx = sum(n for s, n in statuses.items() if s >= 500)
     bad_not_4xx = sum(not 400 <= o.status < 500 for o in bad)
     figures = {
@@ -287,7 +288,7 @@ def summarize(
         "max_abs_diff": max_diff,
         "server_batches": stats["batches"],
         "server_items": stats["items"],
-        "model_busy": round(figures_busy(stats, run), 3),
+        "model_busy": round(busy, 3),
         "server_cpu_s": round(stats["cpu_seconds"], 1),
         "client_cpu_s": round(stats["client_cpu_seconds"], 1),
         "load_s": round(run.seconds, 1),
@@ -330,16 +331,12 @@ def summarize(
         f"| largest difference from direct | {max_diff:.2e} |",
         f"| server model batches | {stats['batches']} for {stats['items']} texts "
         f"({mean_batch:.1f} per batch) |",
-        f"| model thread busy during the load phase | {figures_busy(stats, run):.0%} |",
+        f"| model thread busy during the load phase | {busy:.0%} |",
         f"| CPU-seconds in the load phase ({run.seconds:.1f} s): server / clients | "
         f"{stats['cpu_seconds']:.1f} / {stats['client_cpu_seconds']:.1f} |",
         f"| server after SIGTERM | {shutdown} |",
     ]
     return figures, "\n".join(lines) + "\n"
-
-
-def figures_busy(stats: dict, run: Run) -> float:
-    return stats["model_seconds"] / run.seconds
 
 
 def load_average() -> str:

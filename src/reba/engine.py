@@ -268,7 +268,6 @@ def _forward_batch(lm, rows, configs, layers, needs):
     packed = any(len(row) > 1 for row in rows)
     ids = torch.zeros((len(rows), width), dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    positions = torch.zeros((len(rows), width), dtype=torch.long)
     placed: list[_Placed] = []
     for b, row in enumerate(rows):
         offset = 0
@@ -277,7 +276,6 @@ def _forward_batch(lm, rows, configs, layers, needs):
             mask[b, offset : offset + p.length] = 1
             placed.append(_Placed(p, b, offset))
             offset += p.length
-        positions[b] = packed_positions([p.length for p in row], width)
     columns = [_columns_of(at.item, configs) for at in placed]
     last_rows = [_last_rows_of(at.item, configs) for at in placed]
     row_columns, column_starts = _gather_per_row(placed, columns, len(rows))
@@ -292,7 +290,8 @@ def _forward_batch(lm, rows, configs, layers, needs):
         "output_hidden_states": layers != [-1],
     }
     if packed:  # transformers then masks block-diagonally (see reba.packing)
-        run.update(attention_mask=None, position_ids=positions.to(device))
+        positions = [packed_positions([p.length for p in row], width) for row in rows]
+        run.update(attention_mask=None, position_ids=torch.stack(positions).to(device))
     else:
         run.update(attention_mask=mask.to(device))
     with _attention_context(lm, needs, recorder):

@@ -136,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
 def restart_with_passive_threads() -> None:
     """Re-execute this process with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set.
 
-    By default torch's OpenMP workers spin between operations; in a server they then take CPU
-    from the event loop (and, on one machine, from the clients). libgomp reads the setting only
-    at start-up, hence the restart. Measured in benchmarks/RESULTS.md.
+    Spinning OpenMP workers take CPU from the event loop (and, on one machine, from the
+    clients): with ``OMP_WAIT_POLICY=ACTIVE`` bench_serve measured 0.37 of direct throughput
+    against about 0.6 with PASSIVE (padded batches, 2026-11-22; not in benchmarks/RESULTS.md).
+    libgomp's default, a short spin, was within run-to-run noise of PASSIVE. libgomp reads the
+    setting only at start-up, hence the restart.
     """
     if "OMP_WAIT_POLICY" in os.environ:
         return
