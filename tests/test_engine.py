@@ -8,7 +8,8 @@ import pytest
 import reba
 from reba import EmbeddingConfig, embed_configs
 from reba.attention import BackwardAttention
-from reba.engine import _batches, plan_batches
+from reba.engine import plan_batches
+from reba.engine.batching import batches, row_bytes
 
 TEXTS = [
     "The bank raised interest rates again this year.",
@@ -97,17 +98,28 @@ def test_recorder_keeps_only_needed_columns_and_max_over_heads_and_layers():
     torch.testing.assert_close(rec.row_max[1, 0], full[1][2])
 
 
-def test_long_eager_batches_are_split_to_fit_the_attention_budget(tiny, monkeypatch):
-    monkeypatch.setattr("reba.engine.ATTENTION_BUDGET_BYTES", 3 * 4 * 4 * 100 * 100 * 2)
+def _cost(tiny, attention, columns=0):
+    return lambda row, width: row_bytes(tiny.model.config, width, columns, attention, 1)
+
+
+def test_long_batches_are_split_to_fit_the_memory_budget(tiny, monkeypatch):
+    """Eager attention's N x N per row limits batches; without it, rows are linear in N."""
+    eager_row = row_bytes(tiny.model.config, 100, 0, "eager", 1)
+    monkeypatch.setattr("reba.engine.batching.MEMORY_BUDGET_BYTES", 2 * eager_row)
     prepared = [type("P", (), {"length": n})() for n in (100, 100, 100, 100, 100)]
-    assert [len(b) for b in _batches(tiny, prepared, 16, eager=True)] == [2, 2, 1]
-    assert [len(b) for b in _batches(tiny, prepared, 16, eager=False)] == [5]
+    assert [len(b) for b in batches(prepared, 16, _cost(tiny, "eager"))] == [2, 2, 1]
+    assert len(list(batches(prepared, 16, _cost(tiny, "fused", 50)))) < 3  # no N x N: larger
+    assert [len(b) for b in batches(prepared, 16, _cost(tiny, "none"))] == [5]
+    assert (
+        row_bytes(tiny.model.config, 4000, 2000, "fused", 1)
+        < row_bytes(tiny.model.config, 4000, 2000, "eager", 1) / 2
+    )
 
 
 def test_batches_are_cut_where_padding_costs_more_than_a_forward(tiny):
     prepared = [type("P", (), {"length": n})() for n in (10, 100, 11, 99, 12, 98)]
-    batches = [[row[0].length for row in b] for b in _batches(tiny, prepared, 16, eager=False)]
-    assert batches == [[100, 99, 98], [12, 11, 10]]
+    cut = [[row[0].length for row in b] for b in batches(prepared, 16, _cost(tiny, "none"))]
+    assert cut == [[100, 99, 98], [12, 11, 10]]
 
 
 def _plan_cost(lengths, plan, overhead):

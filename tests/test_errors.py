@@ -67,7 +67,9 @@ def test_k_on_a_method_that_does_not_repeat(emb):
 
 
 def test_unknown_method(emb):
-    with pytest.raises(ValueError, match="unknown method 'rebba'; methods are: .*reba"):
+    with pytest.raises(
+        ValueError, match="unknown method 'rebba'; did you mean 'reba'.*Methods: .*pcot"
+    ):
         reba.Embedder(emb.lm, method="rebba")
 
 

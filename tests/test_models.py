@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import reference as R
 import torch
+from checks import assert_close
 
 import reba
 from reba.models.registry import BUNDLED_MODELS
@@ -64,7 +65,7 @@ def test_default_model_gemma_matches_reference():
     for method, k in (("reba", 2), ("echo", 2), ("mean", 1), ("reba-last", 3)):
         got = reba.Embedder(lm, method=method, k=k).encode(texts, batch_size=1)
         want = np.stack([R.sentence(lm.model, lm.tokenizer, t, method, k).numpy() for t in texts])
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert_close(got, want)
     words = [("我们去银行取钱。", "银行"), ("他在河边的银行上班。", "银行")]
     got = reba.Embedder(lm, method="reba", k=2).encode_words(words, batch_size=1)
     want = np.stack(
@@ -73,4 +74,4 @@ def test_default_model_gemma_matches_reference():
             for t, w in words
         ]
     )
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert_close(got, want)

@@ -9,8 +9,8 @@ import transformers.masking_utils
 from tiny_models import make_model
 
 import reba
-from reba import engine
-from reba.packing import pack_rows, packed_positions, packing_works
+from reba.engine import forward as engine_forward
+from reba.engine.packing import pack_rows, packed_positions, packing_works
 
 TEXTS = [
     "The bank raised interest rates again this year, and then once more in the autumn.",
@@ -54,13 +54,13 @@ def test_packed_positions_restart_for_each_input_and_the_padding():
 def _rows_seen(monkeypatch) -> list[int]:
     """Inputs per row of every forward (to check that rows really were packed)."""
     seen: list[int] = []
-    forward = engine._forward_batch
+    forward = engine_forward._forward_batch
 
     def spy(lm, rows, *args):
         seen.extend(len(row) for row in rows)
         return forward(lm, rows, *args)
 
-    monkeypatch.setattr(engine, "_forward_batch", spy)
+    monkeypatch.setattr(engine_forward, "_forward_batch", spy)
     return seen
 
 
@@ -105,7 +105,7 @@ def test_a_model_that_ignores_packed_positions_is_run_padded(monkeypatch, capsys
     packed = emb.embed(TEXTS, packing=True).embeddings
     assert max(seen) == 1
     assert "LlamaModel does not keep packed inputs apart" in capsys.readouterr().err
-    assert packing_works(model, "recording", lambda: None) is False  # remembered, not re-probed
+    assert packing_works(model, "fused", lambda: None) is False  # remembered, not re-probed
     np.testing.assert_allclose(packed, padded, rtol=0, atol=1e-5)
 
 
@@ -132,7 +132,7 @@ def test_nan_in_one_packed_input_fails_only_that_input(monkeypatch):
 @pytest.mark.parametrize("dtype, accepted", [(torch.bfloat16, True), (torch.float32, False)])
 def test_the_probe_allows_rounding_by_the_models_precision(dtype, accepted, monkeypatch):
     """Packed outputs 1% (of the largest value) off: rounding for bfloat16, a leak for float32."""
-    from reba import packing
+    from reba.engine import packing
 
     last_hidden = packing._last_hidden
 

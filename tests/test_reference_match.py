@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import reference as R
+from checks import assert_close
 
 import reba
 
@@ -21,7 +22,6 @@ WORD_ITEMS = [
     ("A bat flew out of the cave at dusk.", (30, 34)),  # "dusk", at the end
 ]
 WORD_CASES = [("mean", 1)] + [(m, k) for m in ("echo", "reba") for k in (1, 2, 3)]
-TOLERANCE = 1e-5
 
 
 def reference_sentences(lm, method, k, **kw):
@@ -31,7 +31,7 @@ def reference_sentences(lm, method, k, **kw):
 @pytest.mark.parametrize(("method", "k"), SENTENCE_CASES)
 def test_sentence_methods_match_reference(tiny, method, k):
     got = reba.Embedder(tiny, method=method, k=k).encode(TEXTS, batch_size=3)
-    np.testing.assert_allclose(got, reference_sentences(tiny, method, k), rtol=0, atol=TOLERANCE)
+    assert_close(got, reference_sentences(tiny, method, k))
 
 
 @pytest.mark.parametrize(("method", "k"), WORD_CASES)
@@ -40,23 +40,21 @@ def test_word_methods_match_reference(tiny, method, k):
     want = np.stack(
         [R.word(tiny.model, tiny.tokenizer, t, s, method, k).numpy() for t, s in WORD_ITEMS]
     )
-    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+    assert_close(got, want)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_reba_include_prefix_matches_reference(tiny, k):
     got = reba.Embedder(tiny, method="reba", k=k, include_prefix=True).encode(TEXTS)
     want = reference_sentences(tiny, "reba", k, include_prefix=True)
-    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+    assert_close(got, want)
 
 
 @pytest.mark.parametrize(("method", "layer"), [("reba", 1), ("echo", -2), ("mean", 0)])
 def test_other_layers_match_reference(tiny, method, layer):
     k = 1 if method == "mean" else 2
     got = reba.Embedder(tiny, method=method, k=k, layer=layer).encode(TEXTS)
-    np.testing.assert_allclose(
-        got, reference_sentences(tiny, method, k, layer=layer), rtol=0, atol=TOLERANCE
-    )
+    assert_close(got, reference_sentences(tiny, method, k, layer=layer))
 
 
 def test_include_prefix_changes_reba_only_with_a_prefix(tiny):
@@ -71,8 +69,8 @@ def test_word_occurring_twice_uses_first_occurrence_or_the_given_span(tiny):
     first, second = emb.encode_words([(text, "bank"), (text, (16, 20))])
     want_first = R.word(tiny.model, tiny.tokenizer, text, (4, 8), "reba", 2).numpy()
     want_second = R.word(tiny.model, tiny.tokenizer, text, (16, 20), "reba", 2).numpy()
-    np.testing.assert_allclose(first, want_first, atol=TOLERANCE)
-    np.testing.assert_allclose(second, want_second, atol=TOLERANCE)
+    assert_close(first, want_first)
+    assert_close(second, want_second)
     assert not np.allclose(first, second)
 
 
@@ -82,7 +80,7 @@ def test_word_occurring_twice_uses_first_occurrence_or_the_given_span(tiny):
 def test_smollm2_sentence_methods_match_reference(smollm2, method, k):
     got = reba.Embedder(smollm2, method=method, k=k).encode(TEXTS[:2], batch_size=1)
     want = reference_sentences(smollm2, method, k)[:2]
-    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+    assert_close(got, want)
 
 
 @pytest.mark.parametrize(("method", "k"), WORD_CASES)
@@ -92,4 +90,4 @@ def test_smollm2_word_methods_match_reference(smollm2, method, k):
     want = np.stack(
         [R.word(smollm2.model, smollm2.tokenizer, t, s, method, k).numpy() for t, s in items]
     )
-    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+    assert_close(got, want)

@@ -1,4 +1,8 @@
-"""Tiny random models of several families, with small trained tokenizers: no download at all."""
+"""Tiny random models of several families, with small trained tokenizers: no download at all.
+
+Six layers each, so the papers' layer settings (read-out at depth - 5, TP's and CP's layers
+scaled to the depth) exist on them too.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ CONFIGS = {
     "llama": lambda v: LlamaConfig(
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=3,
+        num_hidden_layers=6,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
@@ -72,7 +76,7 @@ CONFIGS = {
     "qwen2": lambda v: Qwen2Config(
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=2,
+        num_hidden_layers=6,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
@@ -81,16 +85,18 @@ CONFIGS = {
     "gemma3": lambda v: Gemma3TextConfig(
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=3,
+        num_hidden_layers=6,
         num_attention_heads=4,
         num_key_value_heads=1,
         head_dim=8,
         sliding_window=16,
         max_position_embeddings=512,
-        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+        # Layer 1 is full: CP's layer on six layers; through two 16-token windows the auxiliary
+        # and main prompts' last states can coincide (a - b would be rounding noise).
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"] * 2,
         **_common(v),
     ),
-    "gpt2": lambda v: GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=512, **_common(v)),
+    "gpt2": lambda v: GPT2Config(n_embd=32, n_layer=6, n_head=4, n_positions=512, **_common(v)),
 }
 # Which families put a BOS before the text (Llama, Gemma) and which do not (Qwen, GPT-2).
 WITH_BOS = {"llama": True, "gemma3": True, "qwen2": False, "gpt2": False}

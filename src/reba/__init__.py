@@ -1,7 +1,8 @@
 """reba: training-free text embeddings from causal language models.
 
-ReBA (repetition + backward attention), Echo, PromptEOL and classical pooling, exactly as
-specified in the project's method document, with a batched engine that reduces attention
+ReBA (repetition + backward attention) and the training-free methods it is measured against
+(classical pooling, Echo, PromptEOL, PCoT, KE, CK, MetaEOL, Token Prepending, Contrastive
+Prompting), exactly as specified, composable, with a batched engine that reduces attention
 layer by layer.
 """
 
@@ -11,7 +12,18 @@ import sys as _sys
 from reba.embedder import Embedder
 from reba.engine import EmbedResult, embed_configs
 from reba.errors import InvalidItemError, ItemFailure, NonFiniteEmbeddingError
-from reba.methods import SENTENCE_METHODS, WORD_METHODS, EmbeddingConfig
+from reba.methods import (
+    PRESETS,
+    SENTENCE_METHODS,
+    WORD_METHODS,
+    ContrastivePrompting,
+    EmbeddingConfig,
+    Prompt,
+    Recipe,
+    Repetition,
+    TokenPrepending,
+    register_method,
+)
 from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 
 __version__ = "0.1.0"
@@ -41,6 +53,13 @@ if not _logger.handlers:
 
 __all__ = [
     "BUNDLED_MODELS",
+    "PRESETS",
+    "ContrastivePrompting",
+    "Prompt",
+    "Recipe",
+    "Repetition",
+    "TokenPrepending",
+    "register_method",
     "DEFAULT_MODEL",
     "SENTENCE_METHODS",
     "WORD_METHODS",

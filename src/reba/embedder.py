@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from reba.engine import EmbedResult, check_model_supports, embed_configs
+from reba.engine import EmbedResult, check_method, embed_configs
 from reba.errors import items_error
-from reba.methods import METHODS, EmbeddingConfig, Level, check_config
+from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_method
 from reba.models import DEFAULT_MODEL, LoadedModel, load_model
 
 
@@ -22,31 +22,38 @@ class Embedder:
     >>> W = emb.encode_words([("我们去银行取钱", "银行"), ("sentence text", (9, 13))])
 
     ``model`` is a bundled alias, a local folder or ``.gguf`` file, a hub id, a
-    :class:`LoadedModel`, or a ``(model, tokenizer)`` pair already in memory. ``k`` defaults to
-    2 for methods that repeat the text (echo, reba) and 1 otherwise.
+    :class:`LoadedModel`, or a ``(model, tokenizer)`` pair already in memory. ``method`` is a
+    preset name (``reba``, ``pcot``, ``prompteol+tp``, ...), a combination (``pcot+reba``,
+    ``ke+cp[alpha=2]``) or a :class:`reba.methods.Recipe` (registered under ``name``). ``k``
+    defaults to the method's (2 for echo and reba, 1 otherwise); ``layer`` to the method's own
+    read-out layer (e.g. -2 for pcot); ``preprocess="senteval"`` applies SentEval's English
+    STS preprocessing.
     """
 
     def __init__(
         self,
         model: str | LoadedModel | tuple[Any, Any] = DEFAULT_MODEL,
         *,
-        method: str = "reba",
+        method: str | Recipe = "reba",
         k: int | None = None,
-        layer: int = -1,
+        layer: int | None = None,
         include_prefix: bool = False,
+        preprocess: str | None = None,
         max_length: int | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | str | None = None,
+        name: str | None = None,
     ):
-        if not any(name == method for _, name in METHODS):
-            names = sorted({name for _, name in METHODS})
-            raise ValueError(f"unknown method {method!r}; methods are: {', '.join(names)}")
-        repeats = any(m.repeats for (_, name), m in METHODS.items() if name == method)
+        if isinstance(method, Recipe):
+            register_method(name or "custom", method)
+            method = name or "custom"
+        parsed = parse_method(method)
         self.config = EmbeddingConfig(
-            method=method,
-            k=(2 if repeats else 1) if k is None else k,
+            method=parsed.name,
+            k=parsed.recipe.default_k if k is None else k,
             layer=layer,
             include_prefix=include_prefix,
+            preprocess=preprocess,
         )
         if max_length is not None and (not isinstance(max_length, int) or max_length < 2):
             raise ValueError(f"max_length must be an integer >= 2, got {max_length!r}")
@@ -65,7 +72,8 @@ class Embedder:
 
     @property
     def layer(self) -> int:
-        return self.config.layer
+        """The hidden layer read (the method's own unless one was given)."""
+        return self._method.layer
 
     @property
     def model_name(self) -> str:
@@ -85,6 +93,7 @@ class Embedder:
             "k": self.k,
             "layer": self.layer,
             "include_prefix": self.config.include_prefix,
+            "preprocess": self.config.preprocess,
             "max_length": self.max_length or self.lm.max_length,
             "dimension": self.dimension,
             "reba_version": __version__,
@@ -168,10 +177,9 @@ class Embedder:
         return result.embeddings
 
     def _validate(self) -> None:
-        """Fail at construction, not at the first encode, for impossible configurations."""
-        level = "sentence" if ("sentence", self.method) in METHODS else "word"
-        check_config(self.config, level)
-        check_model_supports(self.lm, self.config)
+        """Fail at construction, not at the first encode, for impossible configurations
+        (word-level forms are checked by ``encode_words``)."""
+        self._method = check_method(self.lm, self.config, "sentence")
 
     def __repr__(self) -> str:
         return (

@@ -21,6 +21,14 @@ def parse_ints(text: str) -> list[int]:
     return values
 
 
+def parse_layers(text: str) -> list[int | None]:
+    """Layers as ``parse_ints``, where ``own`` is each method's own layer (None)."""
+    parts = [p.strip() for p in text.split(",")]
+    own = [None] if "own" in parts else []
+    rest = ",".join(p for p in parts if p != "own")
+    return own + (parse_ints(rest) if rest else [])
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from reba.models import DEFAULT_MODEL
 
@@ -28,10 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         default="mean,echo,reba",
-        help="comma-separated; 'reba+prefix' adds the authors' BOS-row variant",
+        help="comma-separated methods or combinations, e.g. mean,reba,pcot,pcot+reba,ke+cp; "
+        "'reba+prefix' adds the authors' BOS-row variant (default: mean,echo,reba)",
     )
     parser.add_argument("--k", default="1-5", help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
-    parser.add_argument("--layers", default="-1", help="hidden layers, e.g. -1,12 (default: -1)")
+    parser.add_argument(
+        "--layers",
+        default="own",
+        help="hidden layers, e.g. own,-1,12 ('own': each method's own layer; default: own)",
+    )
+    parser.add_argument(
+        "--preprocess", choices=["senteval"], default=None, help="SentEval's STS preprocessing"
+    )
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     parser.add_argument("--data", required=True, help="data folder laid out like shared/data")
     parser.add_argument("--out", required=True, help="folder for results.json, .md and figures")
@@ -49,22 +65,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reba.eval.report import write_report
-    from reba.eval.runner import run_sweep, write_results
+    from reba.eval.runner import run_sweep, sweep_configs, write_results
+    from reba.methods import split_method_list
     from reba.models import load_model
 
     try:
-        ks, layers = parse_ints(args.k), parse_ints(args.layers)
+        ks, layers = parse_ints(args.k), parse_layers(args.layers)
     except ValueError as err:
         raise ValueError(f"--k/--layers take integers or ranges like 1-5: {err}") from err
+    methods = split_method_list(args.methods)
+    sweep_configs(methods, ks, layers, "sentence")  # unknown method names fail before loading
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     start = time.perf_counter()
     document = run_sweep(
         lm,
         [t for t in args.tasks.split(",") if t],
         args.data,
-        methods=[m for m in args.methods.split(",") if m],
+        methods=methods,
         ks=ks,
         layers=layers,
+        preprocess=args.preprocess,
         batch_size=args.batch_size,
         max_length=args.max_length,
         cache_path=args.cache,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reba.methods import SENTENCE_METHODS
+from reba.methods import PRESETS
 from reba.models import DEFAULT_MODEL
 
 
@@ -18,7 +18,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, method: str = "reba") 
     parser.add_argument(
         "--method",
         default=method,
-        help=f"pooling method: {', '.join(SENTENCE_METHODS)} (default: {method})",
+        help=f"method: {', '.join(PRESETS)}, or a combination such as pcot+reba, "
+        f"prompteol+tp, ke+cp[alpha=2] (see reba info; default: {method})",
     )
     parser.add_argument(
         "-k",
@@ -26,7 +27,18 @@ def add_model_options(parser: argparse.ArgumentParser, *, method: str = "reba") 
         default=None,
         help="copies of the text (default: 2 for echo/reba, 1 otherwise)",
     )
-    parser.add_argument("--layer", type=int, default=-1, help="hidden layer (default: -1, last)")
+    parser.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="hidden layer, -1 = last (default: the method's own, e.g. -2 for pcot)",
+    )
+    parser.add_argument(
+        "--preprocess",
+        choices=["senteval"],
+        default=None,
+        help="senteval: SentEval's English STS preprocessing of each text (for reproductions)",
+    )
     parser.add_argument(
         "--include-prefix",
         action="store_true",
@@ -58,6 +70,7 @@ def make_embedder(args: argparse.Namespace):
         k=args.k,
         layer=args.layer,
         include_prefix=args.include_prefix,
+        preprocess=args.preprocess,
         max_length=args.max_length,
         device=args.device,
         dtype=args.dtype,

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve this configuration too (repeatable; e.g. zh=gemma-3-270m:reba:2). With "
         "--serve, the --model configuration is served only if --model is given. A model "
         "named twice is loaded once; --layer, --include-prefix, --max-length, --device and "
-        "--dtype apply to all",
+        "--dtype apply to all; METHOD may be a combination such as pcot+reba or ke+cp[alpha=2]",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         layer=args.layer,
         include_prefix=args.include_prefix,
+        preprocess=args.preprocess,
         max_length=args.max_length,
     )
     settings = ServeSettings(

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from reba.methods import EmbeddingConfig
-
 _CHUNK = 500  # SQLite's limit on query parameters is 999 in old builds
 
 
@@ -65,14 +63,13 @@ def model_identity(lm) -> str:
     return f"{lm.name}|{digest}"
 
 
-def input_key(model: str, config: EmbeddingConfig, max_length: int, item: object) -> bytes:
-    """The cache key of one input under one configuration (``item``: text or (text, span))."""
+def input_key(model: str, fingerprint: dict, max_length: int, item: object) -> bytes:
+    """The cache key of one input under one configuration, given the configuration's
+    fingerprint (``reba.methods.Method.fingerprint``: method, templates verbatim, read-out,
+    layer, intervention parameters, ...; ``item``: text or (text, span))."""
     payload = [
         model,
-        config.method,
-        config.k,
-        config.layer,
-        config.include_prefix,
+        fingerprint,
         max_length,
         item if isinstance(item, str) else [item[0], list(item[1])],
     ]

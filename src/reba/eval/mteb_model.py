@@ -8,8 +8,8 @@
 The wrapper is an ``mteb`` encoder (a subclass of ``AbsEncoder``): ``encode`` receives mteb's
 batches, embeds every text with :meth:`reba.Embedder.encode` in one call and returns a float32
 array; similarity is cosine. ``mteb_model_meta`` describes the configuration: its name is
-``reba/<model>-<method>-k<k>`` (plus ``-layer<l>``, ``-prefix`` and ``-max<n>`` when those are
-not the defaults), so results of different configurations are cached apart by mteb.
+``reba/<model>-<method>-k<k>`` (plus ``-layer<l>``, ``-prefix``, ``-senteval`` and ``-max<n>``
+when those are not the defaults), so results of different configurations are cached apart.
 
 Task instructions are not used: texts are embedded exactly as mteb passes them (for retrieval,
 mteb has already joined titles and bodies, and queries with their instructions).
@@ -211,7 +211,8 @@ def model_meta_for(
         "model": alias,
         "method": embedder.method,
         "k": embedder.k,
-        "layer": embedder.layer,
+        "layer": embedder.config.layer,
+        "preprocess": embedder.config.preprocess,
         "include_prefix": embedder.config.include_prefix,
         "max_length": embedder.max_length,
         "batch_size": batch_size,
@@ -252,9 +253,12 @@ def _load_from_meta(model_name: str, revision: str | None = None, **kwargs: Any)
 
 
 def _config_name(embedder: Embedder) -> str:
-    name = f"{_slug(embedder.model_name)}-{embedder.method}-k{embedder.k}"
-    if embedder.layer != -1:
+    method = re.sub(r"[^\w.+-]+", "_", embedder.method)  # e.g. ke+cp[alpha=2] -> ke+cp_alpha_2_
+    name = f"{_slug(embedder.model_name)}-{method}-k{embedder.k}"
+    if embedder.config.layer is not None:
         name += f"-layer{embedder.layer}"
+    if embedder.config.preprocess:
+        name += f"-{embedder.config.preprocess}"
     if embedder.config.include_prefix:
         name += "-prefix"
     if embedder.max_length is not None:

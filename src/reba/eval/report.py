@@ -197,8 +197,12 @@ def _panel(ax, rows, task, key, header) -> None:
 
 def _series(cfg: dict) -> str:
     """A configuration's line in a figure: everything but k."""
-    name = cfg["method"] + ("+prefix" if cfg["include_prefix"] else "")
-    return name if cfg["layer"] == -1 else f"{name} (layer {cfg['layer']})"
+    from reba.methods import EmbeddingConfig
+
+    label = EmbeddingConfig(**{**cfg, "k": 1}).label()
+    return label.replace("/prefix", "+prefix").replace("/L", " (layer ").rstrip() + (
+        ")" if "/L" in label else ""
+    )
 
 
 def write_report(results_dir: str | Path) -> list[Path]:

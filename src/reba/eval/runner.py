@@ -18,35 +18,40 @@ from pathlib import Path
 
 import numpy as np
 
-from reba.engine import embed_configs, progress_bar
+from reba.engine import check_method, embed_configs, progress_bar
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
 from reba.eval.tasks import Task, load_task, load_task_specs
-from reba.methods import METHODS, EmbeddingConfig, Level
+from reba.methods import WORD_READOUTS, EmbeddingConfig, Level, parse_method
 from reba.models import LoadedModel, cache_dir
 
 CHUNK = 256  # inputs embedded (and cached) per step
 
 
 def sweep_configs(
-    methods: Sequence[str], ks: Sequence[int], layers: Sequence[int], level: Level
+    methods: Sequence[str],
+    ks: Sequence[int],
+    layers: Sequence[int | None],
+    level: Level,
+    preprocess: str | None = None,
 ) -> list[EmbeddingConfig]:
     """Every configuration of the sweep that exists at ``level``.
 
-    Methods that do not repeat the text run at k=1 only; ``reba+prefix`` is the sentence ReBA
-    with the special-prefix rows included (the authors' variant).
+    Methods that do not repeat the text run at k=1 only; methods without a word-level form
+    are left out at word level; ``reba+prefix`` is the sentence ReBA with the special-prefix
+    rows included (the authors' variant). A layer of ``None`` is each method's own.
     """
     configs = []
     for name in methods:
-        base, _, option = name.partition("+")
-        if option not in ("", "prefix"):
-            raise ValueError(f"unknown method option {name!r}; only 'reba+prefix' exists")
-        method = METHODS.get((level, base))
-        if method is None or (option and level == "word"):
+        base, prefix = (
+            (name[: -len("+prefix")], True) if name.endswith("+prefix") else (name, False)
+        )
+        recipe = parse_method(base).recipe  # raises for an unknown name, at once
+        if level == "word" and (prefix or recipe.readout not in WORD_READOUTS):
             continue
-        for k in ks if method.repeats else [1]:
+        for k in ks if recipe.repeats else [1]:
             for layer in layers:
-                configs.append(EmbeddingConfig(base, k, layer, include_prefix=bool(option)))
+                configs.append(EmbeddingConfig(base, k, layer, prefix, preprocess))
     return list(dict.fromkeys(configs))
 
 
@@ -57,7 +62,8 @@ def run_sweep(
     *,
     methods: Sequence[str],
     ks: Sequence[int],
-    layers: Sequence[int] = (-1,),
+    layers: Sequence[int | None] = (None,),
+    preprocess: str | None = None,
     batch_size: int = 16,
     max_length: int | None = None,
     cache_path: str | Path | None = None,
@@ -73,19 +79,20 @@ def run_sweep(
     try:
         for level in ("word", "sentence"):
             level_tasks = [t for t in tasks if t.spec.level == level]
-            configs = sweep_configs(methods, ks, layers, level)
+            configs = sweep_configs(methods, ks, layers, level, preprocess)
             if not level_tasks or not configs:
                 continue
+            prints = {cfg: check_method(lm, cfg, level).fingerprint() for cfg in configs}
             start = time.perf_counter()
             inputs = _unique_inputs(level_tasks)
             embedded = _fill_cache(
-                lm, cache, model, limit, configs, inputs, level, batch_size, show_progress_bar
+                lm, cache, model, limit, prints, inputs, level, batch_size, show_progress_bar
             )
             timings[f"{level}_embedding_seconds"] = round(time.perf_counter() - start, 1)
             timings[f"{level}_inputs_embedded"] = embedded
             start = time.perf_counter()
             for cfg in configs:
-                rows.append(_score_config(cache, model, limit, cfg, level, level_tasks))
+                rows.append(_score_config(cache, model, limit, cfg, prints[cfg], level_tasks))
             timings[f"{level}_scoring_seconds"] = round(time.perf_counter() - start, 1)
     finally:
         cache.close()
@@ -103,12 +110,14 @@ def _as_item(value: Input) -> object:
     return (value.text, value.span) if isinstance(value, WordInput) else value
 
 
-def _fill_cache(lm, cache, model, limit, configs, inputs, level, batch_size, progress) -> int:
-    """Embed what the cache lacks; returns how many (input, config) pairs were embedded."""
+def _fill_cache(lm, cache, model, limit, prints, inputs, level, batch_size, progress) -> int:
+    """Embed what the cache lacks; returns how many (input, config) pairs were embedded.
+    ``prints`` maps each configuration to its fingerprint (its part of the cache key)."""
     items = [_as_item(x) for x in inputs]
+    configs = list(prints)
     missing = {}
     for cfg in configs:
-        keys = [input_key(model, cfg, limit, item) for item in items]
+        keys = [input_key(model, prints[cfg], limit, item) for item in items]
         have = cache.get_many(keys)
         missing[cfg] = {i for i, key in enumerate(keys) if key not in have}
     todo = sorted(set().union(*missing.values()))
@@ -129,11 +138,11 @@ def _fill_cache(lm, cache, model, limit, configs, inputs, level, batch_size, pro
             )
             for cfg, result in results.items():
                 entries = [
-                    (input_key(model, cfg, limit, items[chunk[j]]), vec)
+                    (input_key(model, prints[cfg], limit, items[chunk[j]]), vec)
                     for j, vec in zip(result.indices, result.embeddings)
                 ]
                 entries += [
-                    (input_key(model, cfg, limit, items[chunk[f.index]]), f.reason)
+                    (input_key(model, prints[cfg], limit, items[chunk[f.index]]), f.reason)
                     for f in result.failures
                 ]
                 cache.put_many(entries)
@@ -142,12 +151,13 @@ def _fill_cache(lm, cache, model, limit, configs, inputs, level, batch_size, pro
     return done
 
 
-def _score_config(cache, model, limit, cfg, level, tasks) -> dict:
+def _score_config(cache, model, limit, cfg, fingerprint, tasks) -> dict:
     scores = {}
+    level = fingerprint["level"]
     for task in tasks:
         evaluator = evaluator_for(task.spec)
         inputs = evaluator.inputs(task)
-        keys = [input_key(model, cfg, limit, _as_item(x)) for x in inputs]
+        keys = [input_key(model, fingerprint, limit, _as_item(x)) for x in inputs]
         found = cache.get_many(keys)
         vectors = {}  # inputs that failed (cached with a reason) stay out: the item is skipped
         for x, key in zip(inputs, keys):
@@ -156,7 +166,13 @@ def _score_config(cache, model, limit, cfg, level, tasks) -> dict:
         start = time.perf_counter()
         score = evaluator.score(task, vectors)
         scores[task.name] = _score_dict(score, time.perf_counter() - start)
-    return {"config": asdict(cfg), "label": cfg.label(), "level": level, "scores": scores}
+    return {
+        "config": asdict(cfg),
+        "label": cfg.label(),
+        "level": level,
+        "layer": fingerprint["layer"],
+        "scores": scores,
+    }
 
 
 def _score_dict(score: TaskScore, seconds: float) -> dict:

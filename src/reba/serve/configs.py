@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from reba.embedder import Embedder
-from reba.methods import METHODS
+from reba.methods import parse_method
 from reba.models import LoadedModel, load_model
 
-_NAME = re.compile(r"^[\w.:/-]+$")
+_NAME = re.compile(r"^[\w.:/+=,\[\]-]+$")
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,20 @@ class ServedConfig:
 
 
 def parse_serve_spec(spec: str) -> ServedConfig:
-    """``[NAME=]MODEL[:METHOD[:K]]``, e.g. ``zh=gemma-3-270m:reba:2`` or ``smollm2-135m:mean``."""
+    """``[NAME=]MODEL[:METHOD[:K]]``, e.g. ``zh=gemma-3-270m:reba:2``, ``smollm2-135m:mean`` or
+    ``en=smollm2-135m:ke+cp[alpha=2]`` (an ``=`` after the first ``:`` belongs to the method)."""
     name, sep, rest = spec.partition("=")
-    if not sep:
+    if not sep or ":" in name or "[" in name:
         name, rest = None, spec
     parts = rest.split(":")
     k = None
     if len(parts) > 1 and parts[-1].isdigit():
         k = int(parts.pop())
     method = "reba"
-    if len(parts) > 1 and parts[-1] in _method_names():
+    if len(parts) > 1 and _is_method(parts[-1]):
         method = parts.pop()
     elif k is not None:
-        raise ValueError(f"--serve {spec!r}: K must follow a method ({', '.join(_method_names())})")
+        raise ValueError(f"--serve {spec!r}: K must follow a method (e.g. reba, pcot, ke+cp)")
     model = ":".join(parts)
     if not model or (name is not None and not name):
         raise ValueError(f"--serve {spec!r}: expected [NAME=]MODEL[:METHOD[:K]]")
@@ -46,10 +47,11 @@ def parse_serve_spec(spec: str) -> ServedConfig:
 
 
 def default_name(embedder: Embedder, model: str) -> str:
-    """E.g. ``gemma-3-270m-reba-k2`` (``-L<layer>`` is added for a layer other than the last)."""
+    """E.g. ``gemma-3-270m-reba-k2`` or ``gemma-3-270m-pcot+reba-k1`` (``-L<layer>`` is added
+    for a layer other than the method's own)."""
     stem = Path(model.rstrip("/")).name
     stem = stem[: -len(".gguf")] if stem.endswith(".gguf") else stem
-    layer = "" if embedder.layer == -1 else f"-L{embedder.layer}"
+    layer = "" if embedder.config.layer is None else f"-L{embedder.layer}"
     return f"{stem}-{embedder.method}-k{embedder.k}{layer}"
 
 
@@ -80,5 +82,9 @@ def build_embedders(
     return served
 
 
-def _method_names() -> list[str]:
-    return sorted({name for level, name in METHODS if level == "sentence"})
+def _is_method(text: str) -> bool:
+    try:
+        parse_method(text)
+    except ValueError:
+        return False
+    return True

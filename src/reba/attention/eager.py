@@ -1,0 +1,32 @@
+"""Backward attention from the model's own eager attention: exact for every architecture
+that routes attention through transformers' attention interface, but it materialises each
+layer's ``(B, H, N, N)`` probabilities (dropped right after they are folded)."""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from reba.attention.masks import LazyMask
+
+
+def eager_forward_of(module: torch.nn.Module):
+    """The eager attention function defined next to the module's class in transformers."""
+    eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    if eager is None:
+        raise NotImplementedError(
+            f"{type(module).__name__} has no eager_attention_forward in its transformers module; "
+            "ReBA needs the attention probabilities, so this architecture cannot use reba methods"
+        )
+    return eager
+
+
+def recording_eager(recorder, module, query, key, value, attention_mask, **kwargs):
+    """Run the module's eager attention and fold its probabilities into ``recorder``."""
+    if isinstance(attention_mask, LazyMask):  # a fused-path call falling back to eager
+        attention_mask = attention_mask.dense(query.dtype)
+    output, probs = eager_forward_of(module)(module, query, key, value, attention_mask, **kwargs)
+    if recorder is not None:
+        recorder.observe(probs)
+    return output, None

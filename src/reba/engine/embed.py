@@ -1,0 +1,285 @@
+"""Embedding many items with one or many configurations, sharing forward passes.
+
+Each configuration reads one or more inputs (MetaEOL reads eight prompts); each (configuration,
+input) pair is a *reader*. Readers that need the same model input (same template or
+repetition, same intervention, same preprocessing) form a group that shares one forward pass
+per distinct input: for a repetition, every k <= K is read off the K-copy forward (under causal
+attention the first ``p + k*n`` positions of a K-copy input *are* the k-copy input); items whose
+model inputs are identical (the same sentence with several word targets, a repeated text) run
+once, keeping the union of the attention columns their read-outs need.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from reba.engine.forward import Plan, Request, run_forward
+from reba.engine.result import Collected, EmbedResult, averaged
+from reba.errors import ItemFailure
+from reba.inputs import (
+    Item,
+    PreparedInput,
+    Tokenizer,
+    build_repetition,
+    build_template,
+    check_texts,
+    check_words,
+    repetition_prefix,
+)
+from reba.inputs.templates import PREPROCESSORS, with_placeholder
+from reba.methods import (
+    ContrastivePrompting,
+    EmbeddingConfig,
+    ForwardOutput,
+    Level,
+    Method,
+    Prompt,
+    Repetition,
+    TokenPrepending,
+    check_config,
+)
+from reba.methods.readouts import attention_columns, attention_rows, pool, weights
+from reba.models import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One configuration reading one of its inputs."""
+
+    config: EmbeddingConfig
+    method: Method
+    input: int  # which of the recipe's inputs
+
+    @property
+    def spec(self) -> Repetition | Prompt:
+        return self.method.recipe.inputs[self.input]
+
+    def group(self) -> tuple:
+        """Readers with equal groups share forward passes."""
+        return self.spec, self.method.recipe.intervention, self.method.config.preprocess
+
+
+def embed_configs(
+    lm: LoadedModel,
+    items: Sequence[object],
+    configs: Sequence[EmbeddingConfig],
+    *,
+    level: Level = "sentence",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    show_progress_bar: bool | None = None,
+    packing: bool = False,
+) -> dict[EmbeddingConfig, EmbedResult]:
+    """Embed ``items`` (texts, or ``(text, word|span)`` pairs) with every config in ``configs``.
+
+    ``packing`` puts several short inputs in one row (see ``reba.engine.packing``): faster for
+    inputs in no particular order, such as a server's micro-batches; the same results to
+    float32 rounding.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    methods = {cfg: check_method(lm, cfg, level) for cfg in configs}
+    checked, failures = (check_texts if level == "sentence" else check_words)(list(items))
+    readers = [Reader(cfg, m, i) for cfg, m in methods.items() for i in range(len(m.recipe.inputs))]
+    groups: dict[tuple, list[Reader]] = defaultdict(list)
+    for reader in readers:
+        groups[reader.group()].append(reader)
+    collected = {(r.config, r.input): Collected() for r in readers}
+    run = _Run(lm, level, batch_size, max_length or lm.max_length, packing, collected)
+    total = len(checked) * len(groups)
+    with progress_bar(show_progress_bar, total=total, desc="embedding", unit="input") as bar:
+        for group in groups.values():
+            run.group(checked, group, bar)
+    results = {}
+    for cfg, method in methods.items():
+        parts = [collected[(cfg, i)] for i in range(len(method.recipe.inputs))]
+        results[cfg] = averaged(parts).result(failures, lm.dimension)
+    return results
+
+
+def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Method:
+    """``config`` checked for ``level`` and bound to ``lm``'s depth; errors name the problem."""
+    method = check_config(config, level)
+    if not lm.causal and (method.name != "mean" or method.copies != 1):
+        raise ValueError(
+            f"{lm.name} is a bidirectional encoder: only method 'mean' applies "
+            "(repetition, prompts and backward attention are for causal language models), "
+            f"got {config.label()}"
+        )
+    return method.bind(lm.num_layers)
+
+
+@dataclass
+class _Run:
+    lm: LoadedModel
+    level: Level
+    batch_size: int
+    max_length: int
+    packing: bool
+    collected: dict[tuple[EmbeddingConfig, int], Collected]
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer(self.lm.tokenizer, self.lm.prefix_ids, self.lm.suffix_ids)
+
+    def group(self, items: list[Item], readers: list[Reader], bar=None) -> None:
+        """Embed ``items`` for every reader of one group."""
+        preprocess = readers[0].method.config.preprocess
+        if preprocess is not None:
+            items = [dataclasses.replace(i, text=PREPROCESSORS[preprocess](i.text)) for i in items]
+        self._group(items, readers, bar)
+
+    def _group(self, items: list[Item], readers: list[Reader], bar=None) -> None:
+        spec, intervention, _ = readers[0].group()
+        if isinstance(spec, Repetition):
+            prepared, failures = self._repetition(items, readers)
+        else:
+            prepared, failures = self._template(items, spec, intervention)
+        for failure in failures:
+            for reader in readers:
+                self.collected[(reader.config, reader.input)].fail(failure)
+        self._forward(prepared, readers, intervention, bar)
+
+    def _repetition(self, items, readers):
+        """Inputs at the largest k; items cut or rejected there (truncation depends on k) are
+        redone at each smaller k on their own."""
+        copies = {r.method.copies for r in readers}
+        largest = max(copies)
+        prepared, failures = build_repetition(
+            self.tokenizer,
+            items,
+            copies=largest,
+            max_length=self.max_length,
+            with_suffix=not self.lm.causal,
+            report=len(copies) == 1,
+        )
+        if len(copies) == 1:
+            return prepared, failures
+        redo = {f.index for f in failures} | {p.index for p in prepared if p.truncated_from}
+        for k in sorted(copies):
+            same_k = [r for r in readers if r.method.copies == k]
+            self._group([i for i in items if i.index in redo], same_k)
+        return [p for p in prepared if p.index not in redo], []
+
+    def _template(self, items, spec: Prompt, intervention):
+        auxiliary = (
+            intervention.auxiliary if isinstance(intervention, ContrastivePrompting) else None
+        )
+        template = spec.template
+        if isinstance(intervention, TokenPrepending):
+            template = with_placeholder(template)
+        prepared, failures = build_template(
+            self.tokenizer,
+            items,
+            template,
+            whole=spec.whole,
+            max_length=self.max_length,
+            also_fits=(auxiliary,) if auxiliary else (),
+        )
+        return prepared, failures
+
+    def _forward(self, prepared: list[PreparedInput], readers: list[Reader], intervention, bar):
+        members: dict[tuple, list[PreparedInput]] = defaultdict(list)
+        for p in prepared:
+            members[p.forward_key()].append(p)
+        requests = [self._request(group, readers, intervention) for group in members.values()]
+        attention = any(r.method.recipe.readout in ("reba", "reba-last") for r in readers)
+        plan = Plan(tuple(sorted({r.method.layer for r in readers})), attention, intervention)
+        for request, out in run_forward(self.lm, requests, plan, self.batch_size, self.packing):
+            group = members[request.input.forward_key()]
+            for member in group:
+                for reader in readers:
+                    self._pool(member, out, reader)
+            if bar is not None:
+                bar.update(len(group))
+
+    def _request(self, group: list[PreparedInput], readers: list[Reader], intervention) -> Request:
+        columns: set[int] = set()
+        rows: set[int] = set()
+        for member in group:
+            for reader in readers:
+                item = self._view(member, reader)
+                readout = reader.method.recipe.readout
+                prefix = reader.config.include_prefix
+                columns.update(attention_columns(readout, self.level, item, prefix))
+                rows.update(attention_rows(readout, item))
+        auxiliary = None
+        if isinstance(intervention, ContrastivePrompting):
+            auxiliary = self._auxiliary(group[0], readers[0].spec, intervention)
+        return Request(group[0], sorted(columns), sorted(rows), auxiliary)
+
+    def _auxiliary(self, main: PreparedInput, spec: Prompt, cp: ContrastivePrompting):
+        [aux], failures = build_template(
+            self.tokenizer,
+            [Item(main.index, main.text)],
+            cp.auxiliary,
+            whole=spec.whole,
+            max_length=self.max_length,
+            report=False,
+        )
+        return aux
+
+    @staticmethod
+    def _view(item: PreparedInput, reader: Reader) -> PreparedInput:
+        if isinstance(reader.spec, Repetition):
+            return repetition_prefix(item, reader.method.copies)
+        return item
+
+    def _pool(self, member: PreparedInput, out: ForwardOutput, reader: Reader) -> None:
+        item = self._view(member, reader)
+        view = _prefix_of(out, item.length)
+        method = reader.method
+        w = weights(method.recipe.readout, self.level, item, view, reader.config.include_prefix)
+        vector = pool(view.hidden[method.layer], w).numpy()
+        collected = self.collected[(reader.config, reader.input)]
+        if not np.isfinite(vector).all():
+            failure = _non_finite(item, reader.config)
+            logger.error("reba: %s", failure)
+            collected.fail(failure)
+            return
+        collected.vectors[item.index] = vector
+        collected.lengths[item.index] = item.text_tokens
+        if item.truncated_from is not None:
+            collected.truncated.add(item.index)
+
+
+def _prefix_of(out: ForwardOutput, length: int) -> ForwardOutput:
+    """The forward output of the input's first ``length`` positions (a shorter repetition)."""
+    if next(iter(out.hidden.values())).shape[0] == length:
+        return out
+    return ForwardOutput(
+        hidden={layer: h[:length] for layer, h in out.hidden.items()},
+        column_positions=out.column_positions,
+        column_max=None if out.column_max is None else out.column_max[:length],
+        row_positions=out.row_positions,
+        row_max=None if out.row_max is None else out.row_max[:, :length],
+    )
+
+
+def _non_finite(item: PreparedInput, cfg: EmbeddingConfig) -> ItemFailure:
+    reason = (
+        f"the model produced NaN or inf ({cfg.label()}); with float16 try dtype='bfloat16' "
+        "or 'float32'"
+    )
+    return ItemFailure(item.index, item.preview, reason, kind="non_finite")
+
+
+def progress_bar(show_progress_bar: bool | None, **kwargs) -> tqdm:
+    """A tqdm bar; ``None`` lets tqdm decide (hidden when stderr is not a terminal). Written to
+    a log file, it updates every 30 s instead of every 0.1 s."""
+    interactive = sys.stderr.isatty()
+    return tqdm(
+        disable=None if show_progress_bar is None else not show_progress_bar,
+        mininterval=0.1 if interactive else 30,
+        **kwargs,
+    )

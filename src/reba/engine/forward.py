@@ -1,0 +1,276 @@
+"""Batched forward passes that keep, per input, the hidden states and reduced attention its
+read-outs need, with Token Prepending or Contrastive Prompting applied when asked.
+
+Inputs are right-padded (a real token never sees the padding after it, so results do not
+depend on batch size or neighbours) or, with ``packing``, placed back to back in shared rows
+whose position ids restart per input (``reba.engine.packing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+
+from reba.attention import (
+    BackwardAttention,
+    attention_implementation,
+    backward_attention_path,
+    recording,
+)
+from reba.engine import interventions as iv
+from reba.engine.batching import batches, row_bytes
+from reba.engine.packing import packed_positions, packing_works
+from reba.inputs import PreparedInput
+from reba.methods import ContrastivePrompting, ForwardOutput, TokenPrepending
+from reba.models import LoadedModel
+
+
+@dataclass
+class Request:
+    """One model input and what its forward pass must keep for it."""
+
+    input: PreparedInput
+    columns: list[int] = field(default_factory=list)  # key positions of kept attention columns
+    rows: list[int] = field(default_factory=list)  # query positions of kept attention rows
+    auxiliary: PreparedInput | None = None  # Contrastive Prompting's auxiliary prompt
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every forward of one group keeps and changes."""
+
+    layers: tuple[int, ...]  # hidden layers to keep
+    attention: bool  # record backward attention
+    intervention: TokenPrepending | ContrastivePrompting | None = None
+
+
+@torch.inference_mode()
+def run_forward(
+    lm: LoadedModel,
+    requests: Sequence[Request],
+    plan: Plan,
+    batch_size: int,
+    packing: bool = False,
+) -> Iterator[tuple[Request, ForwardOutput]]:
+    """Yield each request with its forward output, batch by batch."""
+    path = backward_attention_path(lm.model) if plan.attention else None
+    if packing:  # causal models only: transformers derives packed masks for causal attention
+        probe = partial(_attention_context, lm, path, BackwardAttention(None, None))
+        packing = lm.causal and packing_works(lm.model, path or "sdpa", probe)
+    by_input = {id(r.input): r for r in requests}
+    cost = partial(_row_cost, lm, plan, path, by_input)
+    for rows in batches([r.input for r in requests], batch_size, cost, packing):
+        batch = [[by_input[id(p)] for p in row] for row in rows]
+        results = list(_forward_batch(lm, batch, plan, path))
+        spoiled = _packed_with_non_finite(batch, results)
+        yield from ((r, out) for r, out in results if id(r) not in spoiled)
+        if spoiled:  # NaN or inf spreads through a packed row: redo its inputs alone
+            redo = [r.input for row in batch for r in row if id(r) in spoiled]
+            for again in batches(redo, batch_size, cost, packing=False):
+                yield from _forward_batch(
+                    lm, [[by_input[id(p)] for p in row] for row in again], plan, path
+                )
+
+
+def _row_cost(lm, plan: Plan, path, by_input, row: list[PreparedInput], width: int) -> int:
+    columns = sum(len(by_input[id(p)].columns) for p in row)
+    hidden_layers = 1 if plan.layers == (-1,) else lm.num_layers + 1
+    return row_bytes(lm.model.config, width, columns, path or "none", hidden_layers)
+
+
+def _packed_with_non_finite(batch, results) -> set[int]:
+    """``id`` of every request whose output is not finite, and of its row-mates, in a packed
+    batch (where even a lone input's padding tail is a sequence of its own): they are redone
+    padded, so a bad input fails alone, as it would without packing."""
+    if all(len(row) == 1 for row in batch):
+        return set()
+    bad = {id(r) for r, out in results if not _finite(out)}
+    return {id(r) for row in batch if any(id(r) in bad for r in row) for r in row}
+
+
+def _finite(out: ForwardOutput) -> bool:
+    tensors = [*out.hidden.values(), out.column_max, out.row_max]
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t is not None)
+
+
+def _attention_context(lm: LoadedModel, path, recorder: BackwardAttention):
+    if path is not None:
+        return recording(lm.model, recorder, path)
+    if lm.causal:
+        return attention_implementation(lm.model, "sdpa")
+    return nullcontext()
+
+
+@dataclass
+class _Placed:
+    """Where one request sits in a batch: row ``b``, from position ``offset``."""
+
+    request: Request
+    b: int
+    offset: int
+
+    @property
+    def span(self) -> slice:
+        return slice(self.offset, self.offset + self.request.input.length)
+
+
+@dataclass
+class _Batch:
+    ids: torch.Tensor
+    run: dict  # keyword arguments of the model call, but the inputs
+    placed: list[_Placed]
+
+
+def _assemble(lm: LoadedModel, rows: list[list[PreparedInput]]) -> _Batch:
+    """Token ids of rows of inputs (padded, or packed back to back) and how to run them."""
+    width = max(sum(p.length for p in row) for row in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    placed, offsets = [], []
+    for b, row in enumerate(rows):
+        offset = 0
+        for p in row:
+            ids[b, offset : offset + p.length] = torch.tensor(p.ids)
+            mask[b, offset : offset + p.length] = 1
+            offsets.append((b, offset))
+            offset += p.length
+    run: dict = {"use_cache": False}
+    if any(len(row) > 1 for row in rows):  # transformers then masks block-diagonally
+        positions = [packed_positions([p.length for p in row], width) for row in rows]
+        run.update(attention_mask=None, position_ids=torch.stack(positions).to(lm.device))
+    else:
+        run.update(attention_mask=mask.to(lm.device))
+    return _Batch(ids.to(lm.device), run, placed)
+
+
+def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
+    """One forward over ``batch`` (rows of requests), split back into per-request outputs."""
+    assembled = _assemble(lm, [[r.input for r in row] for row in batch])
+    placed = [
+        _Placed(r, b, off)
+        for (b, row), offsets in zip(enumerate(batch), _row_offsets(batch))
+        for r, off in zip(row, offsets)
+    ]
+    columns, column_starts = _gather_per_row(
+        placed, [p.request.columns for p in placed], len(batch)
+    )
+    rows, row_starts = _gather_per_row(placed, [p.request.rows for p in placed], len(batch))
+    device = lm.device
+    recorder = BackwardAttention(
+        _pad(columns).to(device) if plan.attention and any(columns) else None,
+        _pad(rows).to(device) if plan.attention and any(rows) else None,
+        length=assembled.ids.shape[1],
+    )
+    run = {**assembled.run, "output_hidden_states": plan.layers != (-1,)}
+    with ExitStack() as stack:
+        inputs = _inputs(lm, assembled, placed, plan, batch, stack)
+        stack.enter_context(_attention_context(lm, path, recorder))
+        out = lm.model(**inputs, **run)
+    if path is not None and recorder.layers == 0:
+        raise NotImplementedError(
+            f"{type(lm.model).__name__} does not compute attention through transformers' "
+            "attention interface, so ReBA read-outs cannot see its attention probabilities"
+        )
+    for at, col0, row0 in zip(placed, column_starts, row_starts):
+        yield at.request, _output_of(at, out, plan.layers, recorder, col0, row0)
+
+
+def _row_offsets(batch: list[list[Request]]) -> list[list[int]]:
+    out = []
+    for row in batch:
+        offsets, offset = [], 0
+        for r in row:
+            offsets.append(offset)
+            offset += r.input.length
+        out.append(offsets)
+    return out
+
+
+def _inputs(lm, assembled: _Batch, placed: list[_Placed], plan: Plan, batch, stack) -> dict:
+    """The model's input arguments, with the plan's intervention installed on ``stack``."""
+    intervention = plan.intervention
+    if isinstance(intervention, TokenPrepending):
+        holders = _positions(lm, [(at, at.request.input.placeholder) for at in placed])
+        lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
+        embeds = iv.token_prepending_embeddings(lm.model, assembled.ids, intervention, holders)
+        stack.enter_context(iv.token_prepending(lm.model, intervention, holders, lasts))
+        return {"inputs_embeds": embeds}
+    if isinstance(intervention, ContrastivePrompting):
+        reference = _auxiliary_reference(lm, batch, intervention)
+        lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
+        stack.enter_context(iv.contrastive_prompting(lm.model, intervention, lasts, reference))
+    return {"input_ids": assembled.ids}
+
+
+def _auxiliary_reference(lm, batch: list[list[Request]], cp: ContrastivePrompting):
+    """CP's ``b`` for each request, from its auxiliary prompt laid out like the main batch
+    (same rows, packed or padded), run up to layer ``cp.layer`` only."""
+    auxiliary = _assemble(lm, [[r.auxiliary for r in row] for row in batch])
+    placed = [
+        _Placed(Request(r.auxiliary), b, off)
+        for (b, row), offsets in zip(enumerate(batch), _aux_offsets(batch))
+        for r, off in zip(row, offsets)
+    ]
+    lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
+
+    def run():
+        with attention_implementation(lm.model, "sdpa") if lm.causal else nullcontext():
+            lm.model(input_ids=auxiliary.ids, **auxiliary.run)
+
+    return iv.contrastive_reference(lm.model, cp, run, lasts)
+
+
+def _aux_offsets(batch):
+    return _row_offsets([[Request(r.auxiliary) for r in row] for row in batch])
+
+
+def _positions(lm, pairs: list[tuple[_Placed, int]]) -> iv.Positions:
+    rows = torch.tensor([at.b for at, _ in pairs], device=lm.device)
+    at = torch.tensor([at.offset + position for at, position in pairs], device=lm.device)
+    return iv.Positions(rows, at)
+
+
+def _output_of(at: _Placed, out, layers, recorder: BackwardAttention, col0: int, row0: int):
+    span = at.span
+    hidden = {  # pooled on the CPU, in float64 (methods.readouts.pool)
+        layer: (out.last_hidden_state if layer == -1 else out.hidden_states[layer])[
+            at.b, span
+        ].cpu()
+        for layer in layers
+    }
+    request = at.request
+    column_max = row_max = None
+    if recorder.column_max is not None:
+        column_max = recorder.column_max[at.b, span, col0 : col0 + len(request.columns)].cpu()
+    if recorder.row_max is not None:
+        row_max = recorder.row_max[at.b, row0 : row0 + len(request.rows), span].cpu()
+    return ForwardOutput(
+        hidden=hidden,
+        column_positions=tuple(request.columns),
+        column_max=column_max,
+        row_positions=tuple(request.rows),
+        row_max=row_max,
+    )
+
+
+def _gather_per_row(
+    placed: list[_Placed], positions: list[list[int]], n_rows: int
+) -> tuple[list[list[int]], list[int]]:
+    """Each input's ``positions`` shifted to where it sits and concatenated per row, and where
+    each input's run starts in its row's list."""
+    per_row: list[list[int]] = [[] for _ in range(n_rows)]
+    starts = []
+    for at, own in zip(placed, positions):
+        starts.append(len(per_row[at.b]))
+        per_row[at.b] += [at.offset + q for q in own]
+    return per_row, starts
+
+
+def _pad(positions: list[list[int]]) -> torch.Tensor:
+    """Per-row position lists as one (B, width) tensor, padded with position 0."""
+    width = max(len(p) for p in positions)
+    return torch.tensor([p + [0] * (width - len(p)) for p in positions], dtype=torch.long)

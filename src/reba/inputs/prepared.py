@@ -1,0 +1,56 @@
+"""A model input ready to run, and where the text (and the word) sit in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    """One model input. Positions are 0-based indices into ``ids``.
+
+    ``slots`` are the ``[start, end)`` token ranges of each occurrence of the text (the k
+    copies of a repetition, or a template's ``{text}`` slots); ``targets`` (word level) are the
+    positions of the word's tokens in each slot; ``placeholder`` is the position of Token
+    Prepending's extra row, if any.
+    """
+
+    index: int  # the item's position in the caller's input
+    preview: str  # a short snippet of the text, for messages
+    ids: tuple[int, ...]
+    slots: tuple[tuple[int, int], ...]
+    text_tokens: int  # tokens of the text itself (one occurrence, after truncation)
+    truncated_from: int | None = None  # the text's token count before it was cut, if it was
+    targets: tuple[tuple[int, ...], ...] | None = None
+    placeholder: int | None = None
+    text: str = ""  # the text as placed (after preprocessing and truncation)
+
+    @property
+    def length(self) -> int:
+        return len(self.ids)
+
+    @property
+    def last(self) -> int:
+        return len(self.ids) - 1
+
+    def slot_positions(self, slot: int) -> range:
+        """Positions of slot ``slot`` (0-based; -1 is the last)."""
+        return range(*self.slots[slot])
+
+    def forward_key(self) -> tuple:
+        """Inputs with equal keys get the same forward pass (items may differ in targets)."""
+        return self.ids, self.placeholder
+
+
+def repetition_prefix(item: PreparedInput, copies: int) -> PreparedInput:
+    """The ``copies``-copy input read off a longer token-level repetition: under causal
+    attention its first ``p + copies*n`` positions *are* the shorter input."""
+    if copies == len(item.slots):
+        return item
+    end = item.slots[copies - 1][1]
+    return replace(
+        item,
+        ids=item.ids[:end],
+        slots=item.slots[:copies],
+        targets=None if item.targets is None else item.targets[:copies],
+    )

@@ -1,0 +1,214 @@
+"""Method names: a preset, or a preset combined with other parts by ``+``.
+
+    method      := base ("+" part)*
+    part        := read-out | intervention | tokenization
+    read-out    := "mean" | "last" | "reba" | "reba-last"
+    intervention:= ("tp" | "cp") ["[" name "=" value ("," name "=" value)* "]"]
+    tokenization:= "whole" | "pieces"
+
+``base`` is a preset (``reba.methods.presets``) or a method registered with
+:func:`register_method`. ``pcot+reba`` is PCoT's prompt read with ReBA's backward attention;
+``ke+cp[alpha=2]`` overrides a parameter; parts may come in any order. An intervention starts
+from the paper's setting for that base when there is one (``prompteol+tp`` reads layer
+depth-5), else from its defaults on the base's layer. Every name has one canonical spelling,
+used in labels and cache keys (``echo+last`` is ``echo-last``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.presets import PRESETS
+from reba.methods.recipe import READOUTS, Prompt, Recipe
+
+INTERVENTIONS = {"tp": TokenPrepending, "cp": ContrastivePrompting}
+TOKENIZATIONS = ("whole", "pieces")
+
+_registered: dict[str, Recipe] = {}
+_PART = re.compile(r"^([a-z][a-z0-9_-]*)(?:\[([^\]]*)\])?$")
+
+
+@dataclass(frozen=True)
+class ParsedMethod:
+    name: str  # canonical
+    recipe: Recipe
+
+
+def register_method(name: str, recipe: Recipe) -> None:
+    """Make ``name`` usable wherever a method is named (and combinable: ``name+reba``)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", name or ""):
+        raise ValueError(f"method names are lower-case letters, digits, - and _: {name!r}")
+    if name in PRESETS or name in READOUTS or name in INTERVENTIONS or name in TOKENIZATIONS:
+        raise ValueError(f"{name!r} is a built-in name; choose another")
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"expected a reba.methods.Recipe, got {type(recipe).__name__}")
+    _registered[name] = recipe
+
+
+def base_methods() -> dict[str, Recipe]:
+    """Presets and registered methods usable as a base (names without ``+``)."""
+    return {**{n: r for n, r in PRESETS.items() if "+" not in n}, **_registered}
+
+
+def parse_method(name: str) -> ParsedMethod:
+    """The recipe and canonical name of a method name; a ValueError says what is wrong."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a method name must be a non-empty string, got {name!r}")
+    parts = split_parts(name.strip())
+    bases = base_methods()
+    if parts[0] not in bases:
+        raise ValueError(_unknown(parts[0], bases))
+    readout, intervention, tokenization = _modifiers(name, parts[1:])
+    recipe = _start(parts[0], intervention)
+    if intervention is not None:
+        kind, params = intervention
+        recipe = dataclasses.replace(recipe, intervention=_with_params(recipe, kind, params))
+    if readout is not None:
+        recipe = dataclasses.replace(recipe, readout=readout)
+    if tokenization is not None:
+        recipe = _tokenized(recipe, tokenization == "whole", name)
+    return ParsedMethod(canonical_name(parts[0], recipe), recipe)
+
+
+def split_parts(name: str) -> list[str]:
+    """``'ke+cp[layer=3,alpha=2]+reba'`` -> ``['ke', 'cp[layer=3,alpha=2]', 'reba']``."""
+    parts, depth, current = [], 0, ""
+    for ch in name:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "+" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    if any(not p for p in parts):
+        raise ValueError(f"method {name!r}: empty part between '+' signs")
+    return parts
+
+
+def split_method_list(text: str) -> list[str]:
+    """A comma-separated list of methods, commas inside ``[...]`` kept: ``a,b+cp[x=1,y=2]``."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    out.append(current.strip())
+    return [m for m in out if m]
+
+
+def _modifiers(name: str, parts: list[str]):
+    readout = intervention = tokenization = None
+    for part in parts:
+        match = _PART.match(part)
+        word, params = (match.group(1), match.group(2)) if match else (part, None)
+        if word in READOUTS and params is None:
+            if readout is not None:
+                raise ValueError(f"method {name!r}: two read-outs ({readout}, {word})")
+            readout = word
+        elif word in INTERVENTIONS and match:
+            if intervention is not None:
+                raise ValueError(f"method {name!r}: at most one intervention (tp or cp)")
+            intervention = (word, _params(name, word, params))
+        elif word in TOKENIZATIONS and params is None:
+            tokenization = word
+        else:
+            raise ValueError(
+                f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
+                f"({', '.join(READOUTS)}), interventions (tp, cp, e.g. cp[alpha=2]) or "
+                f"tokenizations ({', '.join(TOKENIZATIONS)})"
+            )
+    return readout, intervention, tokenization
+
+
+def _params(name: str, kind: str, text: str | None) -> dict[str, object]:
+    allowed = INTERVENTIONS[kind].params
+    params: dict[str, object] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, eq, value = (s.strip() for s in item.partition("="))
+        if not eq or key not in allowed:
+            raise ValueError(
+                f"method {name!r}: {kind} takes {', '.join(f'{k}=' for k in allowed)}; "
+                f"got {item.strip()!r}"
+            )
+        try:
+            params[key] = allowed[key](value)
+        except ValueError:
+            raise ValueError(
+                f"method {name!r}: {kind}[{key}] must be {allowed[key].__name__}, got {value!r}"
+            ) from None
+    return params
+
+
+def _start(base: str, intervention) -> Recipe:
+    """The base's recipe, or the paper's setting of base + intervention when there is one."""
+    if intervention is not None and f"{base}+{intervention[0]}" in PRESETS:
+        return PRESETS[f"{base}+{intervention[0]}"]
+    return base_methods()[base]
+
+
+def _with_params(recipe: Recipe, kind: str, params: dict[str, object]):
+    current = recipe.intervention
+    if not isinstance(current, INTERVENTIONS[kind]):
+        current = INTERVENTIONS[kind]()
+    return dataclasses.replace(current, **params)
+
+
+def _tokenized(recipe: Recipe, whole: bool, name: str) -> Recipe:
+    if not recipe.prompts or len(recipe.prompts) != len(recipe.inputs):
+        raise ValueError(f"method {name!r}: whole/pieces tokenization applies to prompts only")
+    inputs = tuple(Prompt(p.template, whole) for p in recipe.prompts)
+    return dataclasses.replace(recipe, inputs=inputs)
+
+
+def canonical_name(base: str, recipe: Recipe) -> str:
+    """The preset name when ``recipe`` is a preset, else base plus what differs from it."""
+    for name, preset in {**PRESETS, **_registered}.items():
+        if preset == recipe:
+            return name
+    kind = type(recipe.intervention).name if recipe.intervention is not None else None
+    start = _start(base, (kind,) if kind else None)
+    name = base
+    if kind:
+        default = start.intervention
+        if type(default) is not type(recipe.intervention):
+            default = type(recipe.intervention)()
+        changed = _changed(default, recipe.intervention)
+        name += f"+{kind}" + (f"[{changed}]" if changed else "")
+    if recipe.readout != start.readout:
+        name += f"+{recipe.readout}"
+    if recipe.inputs != start.inputs:
+        name += "+whole" if recipe.prompts[0].whole else "+pieces"
+    return name
+
+
+def _changed(default, value) -> str:
+    fields = type(value).params
+    return ",".join(
+        f"{k}={_format(getattr(value, k))}"
+        for k in fields
+        if getattr(value, k) != getattr(default, k)
+    )
+
+
+def _format(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unknown(word: str, bases: dict[str, Recipe]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(bases), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown method {word!r}{hint}. Methods: {', '.join(bases)}; combine with + "
+        "(e.g. pcot+reba, prompteol+tp, ke+cp)"
+    )

@@ -1,0 +1,89 @@
+"""A method as a recipe: the input, the forward intervention, the read-out and the layer.
+
+Every embedding method here is one :class:`Recipe`. Presets (``methods.presets``) name the
+papers' settings; the method grammar (``methods.parse``) combines their parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from reba.inputs.templates import check_template, with_placeholder
+from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+
+Readout = Literal["mean", "last", "reba", "reba-last"]
+READOUTS: tuple[Readout, ...] = ("mean", "last", "reba", "reba-last")
+WORD_READOUTS: tuple[Readout, ...] = ("mean", "reba")
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """``z = P + x*k``: the text's own tokens k times after the special prefix (k: the
+    configuration's number of copies)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The text placed in a template's ``{text}`` slots. ``whole``: tokenize the prompt string
+    as one (PromptEOL family); otherwise template pieces and text apart (Echo)."""
+
+    template: str
+    whole: bool = True
+
+    def __post_init__(self) -> None:
+        check_template(self.template)
+
+
+Input = Repetition | Prompt
+Intervention = TokenPrepending | ContrastivePrompting
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to embed a text.
+
+    - ``inputs``: one input, or several whose vectors are averaged (MetaEOL's eight prompts,
+      CK's two);
+    - ``readout``: ``mean`` (of the last occurrence of the text, or of the word's tokens in
+      it), ``last`` (the last token), ``reba`` (backward-attention weights summed over the
+      first occurrence's rows, or the word's), ``reba-last`` (the last row of backward
+      attention);
+    - ``layer``: the hidden layer read (Hugging Face indexing, -1 = last, -2 = penultimate);
+    - ``intervention``: none, Token Prepending or Contrastive Prompting;
+    - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only).
+    """
+
+    inputs: tuple[Input, ...]
+    readout: Readout
+    layer: int = -1
+    intervention: Intervention | None = None
+    repeats: bool = False
+    default_k: int = 1
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            raise ValueError("a recipe needs at least one input")
+        if self.readout not in READOUTS:
+            raise ValueError(f"unknown read-out {self.readout!r}; read-outs: {', '.join(READOUTS)}")
+        if self.repeats and not all(isinstance(i, Repetition) for i in self.inputs):
+            raise ValueError("only a repetition input can repeat the text k times")
+        if self.intervention is not None and not all(isinstance(i, Prompt) for i in self.inputs):
+            raise ValueError(
+                f"{type(self.intervention).__name__} changes the forward pass of a prompt; "
+                "it is not defined on the plain repetition input (use a prompt method, e.g. "
+                "prompteol)"
+            )
+        if isinstance(self.intervention, TokenPrepending):
+            for prompt in self.prompts:
+                with_placeholder(prompt.template)  # raises if there is no quote to put <PST> before
+
+    @property
+    def prompts(self) -> tuple[Prompt, ...]:
+        return tuple(i for i in self.inputs if isinstance(i, Prompt))
+
+    def forwards_per_text(self) -> int:
+        """Forward passes per text: one per input, plus CP's auxiliary pass (partial)."""
+        extra = 1 if isinstance(self.intervention, ContrastivePrompting) else 0
+        return len(self.inputs) * (1 + extra)
