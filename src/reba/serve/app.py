@@ -71,9 +71,7 @@ def create_app(
         app.add_middleware(
             BearerAuth, keys=settings.api_keys, public_metrics=settings.public_metrics
         )
-    paths = frozenset(
-        getattr(r, "path", "") for r in app.routes if "{" not in getattr(r, "path", "{")
-    )
+    paths = frozenset(path for path in app.openapi()["paths"] if "{" not in path)
     app.add_middleware(MetricsMiddleware, metrics=metrics, paths=paths)  # outermost: sees 401s
     return app
 

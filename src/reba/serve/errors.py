@@ -128,6 +128,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Method {request.method} is not allowed on {request.url.path}"
     elif status == 400:
         message = f"{exc.detail} (send a UTF-8 JSON object, Content-Type: application/json)"
+        if request.url.path in TEI_PATHS:  # an unreadable body, in TEI's shape
+            return tei_error_response(422, message, "Validation")
     else:
         message = str(exc.detail)
     return error_response(status, message, _error_type(status), headers=exc.headers)
