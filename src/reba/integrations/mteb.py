@@ -1,7 +1,7 @@
 """``reba`` as an `mteb <https://github.com/embeddings-benchmark/mteb>`_ (2.x) model.
 
 >>> import mteb
->>> from reba.eval.mteb_model import RebaMtebModel
+>>> from reba.integrations.mteb import RebaMtebModel
 >>> model = RebaMtebModel(model="gemma-3-270m", method="reba", k=2)
 >>> results = mteb.evaluate(model, mteb.get_tasks(tasks=["ATEC", "BQ"]))
 
@@ -30,7 +30,7 @@ try:
     from mteb.models.model_meta import ScoringFunction
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "reba.eval.mteb_model needs mteb 2.x; install it with:  pip install 'reba[eval]'"
+        "reba.integrations.mteb needs mteb 2.x; install it with:  pip install 'reba[eval]'"
     ) from err
 
 from reba.embedder import Embedder
