@@ -19,7 +19,6 @@ before the text, and the whole is what reba embeds (so it is repeated with the t
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,11 @@ import torch
 
 from reba.embedder import Embedder
 from reba.errors import items_error
+from reba.integrations._st_files import MODULE_SOURCE, model_card, st_config, write_json
 from reba.models import BUNDLED_MODELS
 
 try:
-    import sentence_transformers
+    import sentence_transformers  # noqa: F401  (the install hint below)
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
         "reba.integrations.sentence_transformers needs sentence-transformers; install it with:"
@@ -47,18 +47,6 @@ __all__ = ["CONFIG_FILE", "MODULE_FILE", "RebaModule", "export_st"]
 CONFIG_FILE = "reba_config.json"
 MODULE_FILE = "reba_st.py"
 SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
-_MODULE_SOURCE = '''"""sentence-transformers module of a reba embedder (the installed `reba` works).
-
-Loaded by SentenceTransformer(<this folder>, trust_remote_code=True); the configuration is in
-reba_config.json. Needs `pip install reba` (and `reba[st]`).
-"""
-
-from reba.integrations.sentence_transformers import RebaModule as _RebaModule
-
-
-class RebaModule(_RebaModule):
-    """Builds a reba.Embedder from reba_config.json; see reba.integrations.sentence_transformers."""
-'''
 
 
 class RebaModule(InputModule):
@@ -176,7 +164,7 @@ class RebaModule(InputModule):
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
         self.save_config(output_path)
-        (Path(output_path) / MODULE_FILE).write_text(_MODULE_SOURCE, encoding="utf-8")
+        (Path(output_path) / MODULE_FILE).write_text(MODULE_SOURCE, encoding="utf-8")
 
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> RebaModule:
@@ -250,15 +238,15 @@ def export_st(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     module.save(str(out))
-    _write_json(
+    write_json(
         out / "modules.json", [{"idx": 0, "name": "0", "path": "", "type": "reba_st.RebaModule"}]
     )
-    _write_json(
+    write_json(
         out / "config_sentence_transformers.json",
-        _st_config(prompts, default_prompt_name, similarity_fn_name),
+        st_config(prompts, default_prompt_name, similarity_fn_name),
     )
     (out / "README.md").write_text(
-        _model_card(module, prompts, similarity_fn_name), encoding="utf-8"
+        model_card(module, prompts, similarity_fn_name), encoding="utf-8"
     )
     return out
 
@@ -278,62 +266,8 @@ def loadable_reference(model: str | Path) -> str:
     )
 
 
-def _st_config(prompts: dict, default_prompt_name: str | None, similarity: str) -> dict:
-    import transformers
-
-    return {
-        "__version__": {
-            "sentence_transformers": sentence_transformers.__version__,
-            "transformers": transformers.__version__,
-            "pytorch": torch.__version__,
-        },
-        "model_type": "SentenceTransformer",
-        "prompts": prompts,
-        "default_prompt_name": default_prompt_name,
-        "similarity_fn_name": similarity,
-    }
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     json.dumps(value)  # raises TypeError for what the configuration file cannot hold
     return value
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _model_card(module: RebaModule, prompts: dict, similarity: str) -> str:
-    config = module.get_config_dict()
-    rows = "\n".join(
-        f"| {key} | `{json.dumps(value, ensure_ascii=False)}` |" for key, value in config.items()
-    )
-    prompt_rows = "\n".join(f"- `{name}`: `{text!r}`" for name, text in prompts.items()) or "none"
-    return f"""---
-library_name: sentence-transformers
-tags: [sentence-transformers, reba, feature-extraction, training-free]
----
-
-# reba: {module.embedder.model_name} / {module.method} (k={module.k})
-
-A training-free text embedder built by [reba](https://pypi.org/project/reba/): no weights
-are stored here. `reba_st.py` builds a `reba.Embedder` from `reba_config.json` with the
-installed `reba` package (`pip install reba sentence-transformers`).
-
-```python
-from sentence_transformers import SentenceTransformer
-
-model = SentenceTransformer("<this folder>", trust_remote_code=True)
-embeddings = model.encode(["a text", "another text"])
-```
-
-| setting | value |
-|---|---|
-{rows}
-
-Similarity: `{similarity}`. Prompts: {prompt_rows}
-
-Built on {platform.python_implementation()} {platform.python_version()}.
-"""
