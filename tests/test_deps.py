@@ -42,7 +42,7 @@ def test_a_missing_package_stops_the_command_first(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"needs {module}" in err
-    assert f"pip install 'reba[{extra}]'" in err
+    assert f'pip install "reba[{extra}]"' in err
     assert "No such file" not in err and "results.json" not in err  # no work was started
 
 
@@ -58,6 +58,6 @@ def test_require_and_missing_modules(monkeypatch):
         "no_such.sub",
     ]
     monkeypatch.setitem(sys.modules, "scipy", None)
-    with pytest.raises(MissingDependency, match=r"reba eval needs scipy.*reba\[eval\]"):
+    with pytest.raises(MissingDependency, match=r'reba eval needs scipy.*"reba\[eval\]"'):
         require("eval", "reba eval")
     assert issubclass(MissingDependency, ImportError)

@@ -23,6 +23,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "st": ("sentence_transformers",),
     "ray": ("ray",),
 }
+ALTERNATIVES = {"ray": '  (or: pip install "ray[data]")'}
 
 
 def missing_modules(modules: Sequence[str]) -> list[str]:
@@ -44,7 +45,8 @@ def require(extra: str, purpose: str, modules: Sequence[str] | None = None) -> N
     if missing:
         raise MissingDependency(
             f"{purpose} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            f"not installed; install with:  pip install 'reba[{extra}]'"
+            f'not installed; install with:  pip install "reba[{extra}]"'
+            + ALTERNATIVES.get(extra, "")
         )
 
 
