@@ -95,3 +95,20 @@ def test_fuzz_the_openapi_schema(fuzzed, mode):
     assert all(code < 500 for codes in statuses.values() for code in codes), statuses
     if mode is GenerationMode.POSITIVE:  # valid requests were really embedded
         assert 200 in statuses["POST /v1/embeddings"] and 200 in statuses["POST /embed"]
+
+
+def test_the_schema_states_the_limits(configs):
+    """What the issue found: ``"input": []`` was schema-valid yet refused. Now the document
+    says what the server enforces."""
+    app = create_app(configs, settings=ServeSettings(**SETTINGS))
+    schemas = app.openapi()["components"]["schemas"]
+    text, many = schemas["EmbeddingRequest"]["properties"]["input"]["anyOf"]
+    assert text["type"] == "string" and text["minLength"] == 1 and text["maxLength"] == 64
+    assert many["minItems"] == 1 and many["maxItems"] == 4 and many["items"] == text
+    assert schemas["EmbeddingRequest"]["properties"]["model"]["enum"] == list(configs)
+    dimensions = schemas["EmbeddingRequest"]["properties"]["dimensions"]["anyOf"][0]
+    assert (dimensions["minimum"], dimensions["maximum"]) == (1, 32)
+    assert schemas["EmbedRequest"]["properties"]["inputs"]["anyOf"][1]["minItems"] == 1
+    sentences = schemas["SimilarityInput"]["properties"]["sentences"]
+    assert (sentences["minItems"], sentences["maxItems"]) == (1, 3)  # + the source sentence
+    assert schemas["EmbedRequest"]["properties"]["prompt_name"]["anyOf"][0]["enum"] == ["query"]

@@ -1,7 +1,8 @@
-"""``reba serve``: an HTTP embedding service with an OpenAI-compatible ``/v1/embeddings``.
+"""``reba serve``: an HTTP embedding service, OpenAI- and TEI-compatible.
 
     reba serve --model gemma-3-270m --method reba -k 2            # served as gemma-3-270m-reba-k2
     reba serve --serve zh=gemma-3-270m:reba:2 --serve smollm2-135m:mean --port 8001
+    REBA_API_KEY=... reba serve --host 0.0.0.0                     # keys: see reba.serve.auth
 
 Each configuration is served under a name that requests give as ``model``. ``--model/--method/
 -k`` make one (named ``<model>-<method>-k<k>``, or ``--name``); ``--serve [NAME=]MODEL[:METHOD
