@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reba.cli.deps import require
+
+    require("eval", "reba eval")  # before loading a model or embedding anything
     from reba.eval.report import write_report
     from reba.eval.runner import run_sweep, sweep_configs, write_results
     from reba.methods import split_method_list

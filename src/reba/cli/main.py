@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, evaluate, info, report, serve
+from reba.cli import demo, embed, evaluate, export, info, report, serve
+from reba.cli.deps import check_command
 
 COMMANDS = {
     "embed": embed,
@@ -14,6 +15,7 @@ COMMANDS = {
     "info": info,
     "demo": demo,
     "serve": serve,
+    "export": export,
 }
 
 
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and args.command == "serve":  # the process is ours to restart
         serve.restart_with_passive_threads()
     try:
+        check_command(args)  # optional dependencies, before any work
         return int(args.run(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         print(f"reba {args.command}: error: {err}", file=sys.stderr)

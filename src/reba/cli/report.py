@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from reba.cli.deps import require
+
+    require("eval", "reba report (figures)", ["matplotlib"])
     from reba.eval.report import write_report
 
     if not (Path(args.dir) / "results.json").exists():

@@ -1,7 +1,8 @@
-"""``reba serve``: an HTTP embedding service with an OpenAI-compatible ``/v1/embeddings``.
+"""``reba serve``: an HTTP embedding service, OpenAI- and TEI-compatible.
 
     reba serve --model gemma-3-270m --method reba -k 2            # served as gemma-3-270m-reba-k2
     reba serve --serve zh=gemma-3-270m:reba:2 --serve smollm2-135m:mean --port 8001
+    REBA_API_KEY=... reba serve --host 0.0.0.0                     # keys: see reba.serve.auth
 
 Each configuration is served under a name that requests give as ``model``. ``--model/--method/
 -k`` make one (named ``<model>-<method>-k<k>``, or ``--name``); ``--serve [NAME=]MODEL[:METHOD
@@ -18,7 +19,7 @@ import sys
 from reba.cli.options import add_model_options
 from reba.models import DEFAULT_MODEL
 
-HELP = "serve embeddings over HTTP (OpenAI-compatible /v1/embeddings, /v1/models, /health)"
+HELP = "serve embeddings over HTTP (OpenAI- and TEI-compatible, API keys, Prometheus metrics)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,14 +85,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (uvicorn)"
     )
+    security = parser.add_argument_group(
+        "security",
+        "API keys: every /v1/* and TEI route (and /metrics) then needs "
+        "'Authorization: Bearer KEY'; /health stays open",
+    )
+    security.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="accept this key (repeatable); also read from $REBA_API_KEY (comma-separated)",
+    )
+    security.add_argument(
+        "--api-key-file", metavar="FILE", help="accept the keys of FILE, one a line"
+    )
+    security.add_argument(
+        "--public-metrics",
+        action="store_true",
+        help="serve /metrics without a key even when keys are set",
+    )
+    parser.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        metavar="NAME=TEXT",
+        help="a named prompt for TEI's prompt_name (put before the text; repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from reba.serve import ServeSettings, build_embedders, create_app, run_server
-        from reba.serve.configs import ServedConfig, parse_serve_spec
-    except ImportError as err:
-        raise ImportError(f"{err}; install the server with: pip install 'reba[serve]'") from err
+    from reba.cli.deps import require
+
+    require("serve", "reba serve")
+    from reba.serve import ServeSettings, build_embedders, create_app, run_server
+    from reba.serve.auth import load_api_keys
+    from reba.serve.configs import ServedConfig, parse_serve_spec
+
+    keys = load_api_keys(args.api_key, args.api_key_file)  # bad keys fail before loading models
+    prompts = parse_prompts(args.prompt)
     for name in ("max_items", "max_chars", "max_queue", "max_batch_items", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -121,9 +153,13 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         packing=args.packing,
         normalize=args.normalize,
+        api_keys=keys,
+        public_metrics=args.public_metrics,
+        prompts=prompts,
     )
     for name, embedder in configs.items():
         print(f"reba serve: {name} = {embedder!r}, dimension {embedder.dimension}", flush=True)
+    print(security_notice(args.host, args.port, len(keys)), file=sys.stderr, flush=True)
     run_server(
         create_app(configs, settings=settings),
         host=args.host,
@@ -132,6 +168,47 @@ def run(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
     )
     return 0
+
+
+def parse_prompts(specs: list[str]) -> dict[str, str]:
+    """``NAME=TEXT`` specs -> ``{NAME: TEXT}`` (TEXT may be empty or contain '=')."""
+    prompts = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--prompt {spec!r}: expected NAME=TEXT, e.g. query='query: '")
+        prompts[name.strip()] = text
+    return prompts
+
+
+def security_notice(host: str, port: int, n_keys: int) -> str:
+    """What start-up says about who can use the server."""
+    if n_keys:
+        return (
+            f"reba serve: {n_keys} API key{'s' if n_keys > 1 else ''} required on /v1/*, the TEI "
+            "routes and /metrics (Authorization: Bearer KEY); /health is open"
+        )
+    if _is_loopback(host):
+        return (
+            f"reba serve: unauthenticated (no --api-key): any local process can use "
+            f"http://{host}:{port}; bound to loopback only"
+        )
+    return (
+        f"reba serve: WARNING: unauthenticated and bound to {host}: anyone who can reach port "
+        f"{port} can use this server. Set --api-key (or REBA_API_KEY, --api-key-file), or bind "
+        "to 127.0.0.1"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: we cannot tell, so warn
+        return False
 
 
 def restart_with_passive_threads() -> None:

@@ -1,4 +1,4 @@
-"""HTTP embedding service with an OpenAI-compatible API (``reba serve``; needs ``reba[serve]``).
+"""HTTP embedding service, OpenAI- and TEI-compatible (``reba serve``; needs ``reba[serve]``).
 
 Endpoints
   ``POST /v1/embeddings``  OpenAI request/response schema. ``input``: a string or a list of
@@ -12,8 +12,14 @@ Endpoints
       ignored. ``usage.prompt_tokens == usage.total_tokens`` = the texts' own tokens (one copy,
       no special tokens; ``EmbedResult.token_counts``).
   ``GET /v1/models``, ``GET /v1/models/{name}``  the served names, OpenAI list/model shape.
+      ``truncate`` (extension): cut texts over the configuration's max_length instead of a
+      400 (``context_length_exceeded``); cut items are listed in ``X-Truncated-Inputs``.
   ``GET /health``  ``{"status": "ok", "models": {name: {model, method, k, dimension, requests,
       items, batches, queued}}}``; ``batches`` counts model calls (micro-batches).
+  TEI routes ``POST /embed``, ``POST /``, ``POST /similarity``, ``POST /tokenize``,
+      ``GET /info``: see ``reba.serve.tei``. ``GET /metrics``: see ``reba.serve.metrics``.
+  API keys (``reba.serve.auth``): when set, ``/v1/*``, the TEI routes and ``/metrics`` need
+      ``Authorization: Bearer KEY``; else 401 ``authentication_error`` / ``invalid_api_key``.
 
 Errors, always ``{"error": {"message", "type", "param", "code"}}``
   400 invalid_request_error: malformed JSON, wrong types, missing fields (not FastAPI's 422),
@@ -29,10 +35,11 @@ Errors, always ``{"error": {"message", "type", "param", "code"}}``
       alone, so only the one that triggers the crash fails).
 """
 
-from reba.serve.app import ServeSettings, create_app
+from reba.serve.app import create_app
 from reba.serve.batcher import MicroBatcher
 from reba.serve.configs import ServedConfig, build_embedders, parse_serve_spec
 from reba.serve.server import run_server, serve_in_thread
+from reba.serve.settings import ServeSettings
 
 __all__ = [
     "MicroBatcher",

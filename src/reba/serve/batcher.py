@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
@@ -45,10 +45,12 @@ class SupportsEmbed(Protocol):
 
 @dataclass
 class BatchOutput:
-    """One request's rows: embeddings ``(n, d)`` float32 and text tokens per item ``(n,)``."""
+    """One request's rows: embeddings ``(n, d)`` float32, text tokens per item ``(n,)`` and the
+    items (request-relative indices) the engine cut to fit the configuration's max_length."""
 
     embeddings: np.ndarray
     token_counts: np.ndarray
+    truncated: list[int] = dataclasses.field(default_factory=list)
 
 
 class ItemsRejected(Exception):
@@ -95,6 +97,7 @@ class MicroBatcher:
         max_queue: int = 1024,
         batch_size: int = 16,
         packing: bool = True,
+        on_batch: Callable[[int], None] | None = None,
     ):
         if max_wait_ms < 0 or max_batch_items < 1 or max_queue < 1 or batch_size < 1:
             raise ValueError(
@@ -107,6 +110,7 @@ class MicroBatcher:
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.packing = packing
+        self.on_batch = on_batch  # called with the number of texts of each model call
         self.stats = BatcherStats()
         self._queue: deque[_Job] = deque()
         self._queued_items = 0
@@ -210,6 +214,8 @@ class MicroBatcher:
         texts = [text for job in jobs for text in job.texts]
         self.stats.batches += 1
         self.stats.items += len(texts)
+        if self.on_batch is not None:
+            self.on_batch(len(texts))
         try:
             result = await loop.run_in_executor(self.executor, self._embed, texts)
         except Exception as err:
@@ -266,7 +272,8 @@ def _deliver(jobs: list[_Job], result: EmbedResult) -> None:
             if missing:
                 _fail(job, RuntimeError("the model returned no row for some items"))
             elif not job.future.done():
-                job.future.set_result(BatchOutput(result.embeddings[rows], counts[rows]))
+                cut = [i - offset for i in result.truncated if offset <= i < offset + n]
+                job.future.set_result(BatchOutput(result.embeddings[rows], counts[rows], cut))
         offset += n
 
 

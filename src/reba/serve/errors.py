@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reba.errors import ItemFailure
 from reba.serve.schemas import ErrorDetail, ErrorResponse
+from reba.serve.tei_schemas import TEI_PATHS, tei_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     message, param = validation_message(errors[0]) if errors else ("invalid request", None)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    if request.url.path in TEI_PATHS:  # TEI's shape: its JSON extractor answers 422
+        return tei_error_response(422, message, "Validation")
     return error_response(400, message, "invalid_request_error", param, "invalid_request")
 
 
@@ -105,13 +108,13 @@ def validation_message(error: dict) -> tuple[str, str | None]:
     field = loc[1] if len(loc) > 1 and loc[0] == "body" else None
     if field is None or not isinstance(field, str):
         return (
-            "The request body must be a JSON object with `input` and `model` "
+            "The request body must be a JSON object with the documented fields "
             "(Content-Type: application/json)",
             None,
         )
     if kind == "missing":
         return f"`{field}` is required", field
-    if kind.startswith("input_"):  # our own messages (schemas.texts_of) are complete
+    if kind.startswith(("input_", "inputs_")):  # our own messages (texts_of, TEI) are complete
         return error["msg"], field
     return f"Invalid `{field}`: {error.get('msg', 'invalid value')}", field
 
@@ -125,6 +128,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Method {request.method} is not allowed on {request.url.path}"
     elif status == 400:
         message = f"{exc.detail} (send a UTF-8 JSON object, Content-Type: application/json)"
+        if request.url.path in TEI_PATHS:  # an unreadable body, in TEI's shape
+            return tei_error_response(422, message, "Validation")
     else:
         message = str(exc.detail)
     return error_response(status, message, _error_type(status), headers=exc.headers)

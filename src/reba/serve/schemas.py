@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
 TOKEN_IDS_MESSAGE = (
@@ -23,6 +23,9 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float", "base64"] | None = None  # None means "float"
     dimensions: StrictInt | None = None
     user: Any = None  # accepted and ignored
+    # Extension: cut texts longer than the configuration's max_length (the reba way: before
+    # repeating) instead of answering 400; the cut items are listed in X-Truncated-Inputs.
+    truncate: StrictBool | None = None
 
     @field_validator("input", mode="before")
     @classmethod

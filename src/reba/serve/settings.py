@@ -1,0 +1,29 @@
+"""The server's limits, batching and security settings (``reba serve`` options)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits and batching; every limit answers 4xx, never 500 or a hung connection."""
+
+    max_items: int = 2048  # texts per request (-> 400)
+    max_chars: int = 8192  # characters per text (-> 400 naming the item)
+    max_queue: int = 1024  # requests waiting per configuration (-> 429)
+    max_wait_ms: float = 50.0  # longest wait for company (only when company is expected)
+    max_batch_items: int = 128  # texts per micro-batch (a larger request runs alone)
+    batch_size: int = 16  # Embedder.embed batch size (model rows) within a micro-batch
+    packing: bool = True  # several short texts per model row (reba.packing)
+    normalize: bool = False  # L2-normalise every returned vector (OpenAI route)
+    # Bearer keys: when any is set, every /v1/* and TEI route needs one (see reba.serve.auth).
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    public_metrics: bool = False  # /metrics without a key even when keys are set
+    # Named prompts (TEI's prompt_name): the prompt text is put before the text.
+    prompts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys)
