@@ -34,7 +34,7 @@ METHODS = [("mean", None), ("last", None), ("echo", 2), ("echo-last", 3), ("prom
 METHODS += [("reba", 2), ("reba", 1), ("reba-last", 2)]
 
 
-def close(got, expected, rtol: float = 1e-6) -> None:
+def close(got, expected, rtol: float = 1e-5) -> None:
     """Equal to float32 rounding: max difference within rtol of the largest value."""
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert got.shape == expected.shape

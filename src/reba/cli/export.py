@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from reba.integrations.sentence_transformers import export_st
 
     extra = {"dtype": args.dtype} if args.dtype else {}
+    if args.preprocess:
+        extra["preprocess"] = args.preprocess
     out = export_st(
         args.out,
         args.model,
