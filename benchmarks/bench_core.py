@@ -9,14 +9,20 @@ Run from the repository root:
 Texts: field ``s1`` of the first ``--n`` rows of ``<data>/sentence/zh_STSB.jsonl``.
 One model is loaded once and shared by every measurement:
 
-  (a) naive   ReBA-2 one text at a time, keeping every layer's attention (L x H x N x N),
-              eager attention with ``output_attentions=True, output_hidden_states=True``;
-  (b) floor   a plain batched forward of the same ``z = P + x*2`` inputs, in the same
-              length-sorted, right-padded batches as (c), eager attention, no reduction;
-  (c) reba    ``reba.Embedder(lm, method="reba", k=2).encode(texts, batch_size=B)``, end to end.
+  (a)  naive   ReBA-2 one text at a time, keeping every layer's attention (L x H x N x N),
+               eager attention with ``output_attentions=True, output_hidden_states=True``;
+  (b)  floor   a plain batched forward of the same ``z = P + x*2`` inputs, in the same
+               length-sorted, right-padded batches as (c), eager attention, no reduction;
+  (f2) floor   the same forward with the model's fused attention (sdpa);
+  (c)  reba    ``reba.Embedder(lm, method="reba", k=2).encode(texts, batch_size=B)``, end to
+               end, on its default path: attention columns recomputed from the fused kernel's
+               log-sum-exp (``reba.attention.fused``);
+  (e)  reba    the same on the eager path (the model's eager attention, probabilities
+       eager   folded then dropped layer by layer: reba's path before the fused one).
 
-``mean`` (k=1) and ``echo`` (k=2) through ``reba.Embedder`` are compared with the same floor (b)
-and with their own floor: a batched forward of their inputs with the default sdpa attention.
+``mean`` (k=1) and ``echo`` (k=2) through ``reba.Embedder`` are compared with their own floor:
+a batched forward of their inputs with sdpa. Long inputs: texts of about 500, 1000 and 2000
+tokens (N of about 1,000, 2,000 and 4,000 at k=2), one at a time, f2 / b / c / e interleaved.
 All timed measurements run once per round, in the same order, for ``--repeats`` rounds
 (b, c, b, c, ... alternate); the table shows medians. The machine may be shared: before each
 round the script waits (``--idle-wait``) for other processes to leave the CPU, and a round in
@@ -44,6 +50,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +58,15 @@ import torch
 import transformers
 
 import reba
+from reba.attention import force_path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 K = 2
-TARGET_VS_FLOOR = 0.85  # (c) >= 0.85 x (b)
-TARGET_VS_NAIVE = 4.8  # (c) >= ~4.8 x (a)
+TARGET_SHORT = 0.95  # (c) >= 0.95 x (f2) at zh_STSB lengths
+TARGET_LONG = 0.85  # (c) >= 0.85 x (f2) at N of about 4,000
+TARGET_VS_EAGER = 1.5  # (c) >= 1.5 x (e) at N of about 4,000
+LONG_TOKENS = (500, 1000, 2000)  # text tokens: N of about 1,000, 2,000, 4,000 at k=2
 MB = 1 << 20
 
 
@@ -158,8 +168,15 @@ def run_floor(lm, batches: list[list[list[int]]], implementation: str) -> None:
             lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
 
 
-def run_embedder(embedder: reba.Embedder, texts: list[str], batch_size: int) -> np.ndarray:
-    return embedder.encode(texts, batch_size=batch_size, show_progress_bar=False)
+def run_embedder(
+    embedder: reba.Embedder, texts: list[str], batch_size: int, path: str | None = None
+) -> np.ndarray:
+    """``embedder.encode``; ``path`` forces the backward-attention path (fused or eager)."""
+    force_path(path)
+    try:
+        return embedder.encode(texts, batch_size=batch_size, show_progress_bar=False)
+    finally:
+        force_path(None)
 
 
 # --- timing ---------------------------------------------------------------------------------
@@ -247,25 +264,67 @@ def measure_speed(lm, texts: list[str], batch_size: int, repeats: int, idle: flo
          lambda: run_naive(lm, texts)),
         (Timed("b", "floor: batched forward, k=2 inputs, eager", n),
          lambda: run_floor(lm, k2, "eager")),
-        (Timed("c", "Embedder reba k=2", n),
-         lambda: run_embedder(embedders["reba"], texts, batch_size)),
+        (Timed("f2", "floor: batched forward, k=2 inputs, sdpa", n),
+         lambda: run_floor(lm, k2, "sdpa")),
+        (Timed("c", "Embedder reba k=2 (fused path)", n),
+         lambda: run_embedder(embedders["reba"], texts, batch_size, "fused")),
+        (Timed("e", "Embedder reba k=2 (eager path)", n),
+         lambda: run_embedder(embedders["reba"], texts, batch_size, "eager")),
         (Timed("f1", "floor: batched forward, k=1 inputs, sdpa", n),
          lambda: run_floor(lm, k1, "sdpa")),
         (Timed("mean", "Embedder mean k=1", n),
          lambda: run_embedder(embedders["mean"], texts, batch_size)),
-        (Timed("f2", "floor: batched forward, k=2 inputs, sdpa", n),
-         lambda: run_floor(lm, k2, "sdpa")),
         (Timed("echo", "Embedder echo k=2", n),
          lambda: run_embedder(embedders["echo"], texts, batch_size)),
     ]  # fmt: skip
     warm_up(lm, embedders, texts[:4], batch_size)
+    return measure(steps, repeats, idle, compare=("a", "c"))
+
+
+def measure_long(lm, data: Path, repeats: int, idle: float) -> Speed:
+    """One text each of about LONG_TOKENS tokens (k=2: N = 2n + p), alone in its batch."""
+    embedder = reba.Embedder(lm, method="reba", k=K)
+    steps: list[tuple[Timed, Callable[[], object]]] = []
+    for _tokens, text in zip(LONG_TOKENS, long_text_set(lm, data)):
+        z = [repeated_inputs(lm, [text], K)]
+        n = f"N={len(z[0][0])}"
+
+        def floor(z=z, implementation="sdpa"):
+            return run_floor(lm, z, implementation)
+
+        def ours(text=text, path="fused"):
+            return run_embedder(embedder, [text], 1, path)
+
+        steps += [
+            (Timed(f"f2 {n}", f"floor: forward, sdpa, {n}", 1), floor),
+            (
+                Timed(f"b {n}", f"floor: forward, eager, {n}", 1),
+                partial(floor, implementation="eager"),
+            ),
+            (Timed(f"c {n}", f"Embedder reba k=2, fused path, {n}", 1), ours),
+            (
+                Timed(f"e {n}", f"Embedder reba k=2, eager path, {n}", 1),
+                partial(ours, path="eager"),
+            ),
+        ]
+    run_embedder(embedder, [long_text_set(lm, data)[0][:200]], 1)  # warm-up
+    return measure(steps, repeats, idle, compare=None)
+
+
+def long_text_set(lm, data: Path) -> list[str]:
+    """One text of at least each of LONG_TOKENS tokens, from consecutive zh_STSB sentences."""
+    return [long_texts(lm, data, 1, tokens)[0] for tokens in LONG_TOKENS]
+
+
+def measure(steps, repeats: int, idle: float, compare: tuple[str, str] | None) -> Speed:
+    """Run every step once per round, ``repeats`` clean rounds (see the module doc)."""
     waited, clean, noisy = 0.0, [], []
     while len(clean) < repeats and len(clean) + len(noisy) < 3 * repeats:
         waited += wait_for_idle(idle)
         runs = {m.name: timed(fn) for m, fn in steps}
         number = len(clean) + len(noisy) + 1
         for name, (seconds, cores, _) in runs.items():
-            log(f"round {number} {name:>4}: {seconds:6.2f} s ({cores:.2f} cores)")
+            log(f"round {number} {name:>10}: {seconds:7.2f} s ({cores:.2f} cores)")
         if any(contended(cores) for _, cores, _ in runs.values()):
             log("round discarded: another process took CPU")
             noisy.append(runs)
@@ -277,7 +336,7 @@ def measure_speed(lm, texts: list[str], batch_size: int, repeats: int, idle: flo
             seconds, cores, _ = runs[measurement.name]
             measurement.seconds.append(seconds)
             measurement.cores.append(cores)
-    match = agreement(kept[-1]["a"][2], kept[-1]["c"][2])
+    match = agreement(kept[-1][compare[0]][2], kept[-1][compare[1]][2]) if compare else (0, 1)
     discarded = len(noisy) if clean else 0
     return Speed({m.name: m for m, _ in steps}, match, waited, discarded)
 
@@ -339,17 +398,18 @@ def memory_worker(args: argparse.Namespace) -> None:
 
         def work() -> None:
             run_naive(lm, texts)
-    elif args.memory_worker == "reba":
-        run_embedder(embedder, short, args.mem_batch_size)
+    elif args.memory_worker in ("reba", "eager"):
+        path = "fused" if args.memory_worker == "reba" else "eager"
+        run_embedder(embedder, short, args.mem_batch_size, path)
 
         def work() -> None:
-            run_embedder(embedder, texts, args.mem_batch_size)
-    else:  # the floor: a plain eager forward of the same inputs, nothing kept
+            run_embedder(embedder, texts, args.mem_batch_size, path)
+    else:  # the floor: a plain sdpa forward of the same inputs, nothing kept
         batches = length_sorted_batches(repeated_inputs(lm, texts, K), args.mem_batch_size)
-        run_floor(lm, length_sorted_batches(repeated_inputs(lm, short, K), 1), "eager")
+        run_floor(lm, length_sorted_batches(repeated_inputs(lm, short, K), 1), "sdpa")
 
         def work() -> None:
-            run_floor(lm, batches, "eager")
+            run_floor(lm, batches, "sdpa")
 
     was_reset = reset_peak()
     before, ru_before = memory_status(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -373,13 +433,20 @@ def memory_worker(args: argparse.Namespace) -> None:
         "text_tokens": lengths,
         "layers": lm.num_layers,
         "heads": int(lm.model.config.num_attention_heads),
+        "head_dim": head_dim(lm),
         "prefix": len(lm.prefix_ids),
     }))  # fmt: skip
 
 
+def head_dim(lm) -> int:
+    config = lm.model.config
+    return int(getattr(config, "head_dim", 0) or lm.dimension // config.num_attention_heads)
+
+
 def measure_memory(args: argparse.Namespace) -> dict[str, dict]:
     results = {}
-    for kind in ("naive", "reba", "floor"):
+    kinds = ("floor", "reba", "eager") + (("naive",) if args.naive_memory else ())
+    for kind in kinds:
         command = [
             sys.executable, str(Path(__file__).resolve()), "--memory-worker", kind,
             "--data", str(args.data), "--model", args.model,
@@ -417,31 +484,21 @@ def verdict(value: float, target: float) -> str:
 
 def speed_lines(speed: Speed) -> list[str]:
     m = speed.measurements
-    rows = [
-        "| | measurement | texts/s | median s | runs (s) | cores used |",
-        "|---|---|---:|---:|---|---:|",
-    ]
-    for t in m.values():
-        runs = ", ".join(f"{s:.2f}" for s in t.seconds)
-        rows.append(
-            f"| {t.name} | {t.description} | {t.rate:.1f} | {t.median:.2f} | {runs} "
-            f"| {statistics.median(t.cores):.2f} |"
-        )
-    c_vs_b = m["c"].rate / m["b"].rate
-    c_vs_a = m["c"].rate / m["a"].rate
+    rows = _timing_table(m)
+    rate = {name: t.rate for name, t in m.items()}
+    c_vs_f2 = rate["c"] / rate["f2"]
     rows += [
         "",
         "| ratio | value | target | result |",
         "|---|---:|---:|---|",
-        f"| (c) reba / (b) floor | {c_vs_b:.3f} | >= {TARGET_VS_FLOOR} "
-        f"| {verdict(c_vs_b, TARGET_VS_FLOOR)} |",
-        f"| (c) reba / (a) naive | {c_vs_a:.2f} | >= {TARGET_VS_NAIVE} "
-        f"| {verdict(c_vs_a, TARGET_VS_NAIVE)} |",
-        f"| mean / (b) floor | {m['mean'].rate / m['b'].rate:.2f} | - | info |",
-        f"| mean / own floor (k=1, sdpa) | {m['mean'].rate / m['f1'].rate:.3f} | - | info |",
-        f"| echo / (b) floor | {m['echo'].rate / m['b'].rate:.2f} | - | info |",
-        f"| echo / own floor (k=2, sdpa) | {m['echo'].rate / m['f2'].rate:.3f} | - | info |",
-        f"| (b) eager floor / sdpa floor, k=2 | {m['b'].rate / m['f2'].rate:.3f} | - | info |",
+        f"| (c) reba fused / (f2) sdpa forward | {c_vs_f2:.3f} | >= {TARGET_SHORT} "
+        f"| {verdict(c_vs_f2, TARGET_SHORT)} |",
+        f"| (c) reba fused / (b) eager forward | {rate['c'] / rate['b']:.3f} | - | info |",
+        f"| (c) reba fused / (e) reba eager path | {rate['c'] / rate['e']:.3f} | - | info |",
+        f"| (c) reba fused / (a) naive | {rate['c'] / rate['a']:.2f} | - | info |",
+        f"| mean / own floor (k=1, sdpa) | {rate['mean'] / rate['f1']:.3f} | - | info |",
+        f"| echo / own floor (k=2, sdpa) | {rate['echo'] / rate['f2']:.3f} | - | info |",
+        f"| (b) eager floor / (f2) sdpa floor, k=2 | {rate['b'] / rate['f2']:.3f} | - | info |",
         "",
         f"Naive (a) vs Embedder (c) embeddings: max |diff| = {speed.agreement[0]:.2e}, "
         f"min cosine = {speed.agreement[1]:.6f}.",
@@ -449,33 +506,82 @@ def speed_lines(speed: Speed) -> list[str]:
     return rows
 
 
+def long_lines(speed: Speed) -> list[str]:
+    m = speed.measurements
+    rows = _timing_table(m)
+    rows += [
+        "",
+        "| N | (c)/(f2) | target | (c)/(e) | target | (c)/(b) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    sizes = [name.split()[1] for name in m if name.startswith("c ")]
+    for n in sizes:
+        c, f2, e, b = (m[f"{x} {n}"].rate for x in ("c", "f2", "e", "b"))
+        last = n == sizes[-1]
+        target_f2 = f">= {TARGET_LONG}: {verdict(c / f2, TARGET_LONG)}" if last else "-"
+        target_e = f">= {TARGET_VS_EAGER}: {verdict(c / e, TARGET_VS_EAGER)}" if last else "-"
+        rows.append(
+            f"| {n.removeprefix('N=')} | {c / f2:.3f} | {target_f2} | {c / e:.2f} | {target_e} "
+            f"| {c / b:.2f} |"
+        )
+    return rows
+
+
+def _timing_table(measurements: dict[str, Timed]) -> list[str]:
+    rows = [
+        "| | measurement | texts/s | median s | runs (s) | cores used |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for t in measurements.values():
+        runs = ", ".join(f"{s:.2f}" for s in t.seconds)
+        rows.append(
+            f"| {t.name} | {t.description} | {t.rate:.2f} | {t.median:.2f} | {runs} "
+            f"| {statistics.median(t.cores):.2f} |"
+        )
+    return rows
+
+
 def memory_lines(memory: dict[str, dict], batch_size: int) -> list[str]:
     if any("error" in r for r in memory.values()):
         return [f"- {kind}: {r.get('error', 'ok')}" for kind, r in memory.items()]
-    naive, ours, floor = memory["naive"], memory["reba"], memory["floor"]
-    theory_naive, theory_reba, _, big_n = theoretical_attention_mb(naive)
-    return [
-        f"{len(naive['text_tokens'])} texts of {naive['text_tokens']} tokens "
-        f"(k={K}: N = {big_n} for the longest); each row in a fresh process; "
-        "peak RSS increase = the process's peak RSS (VmHWM) during the work - its RSS after "
-        "model load and a short warm-up (peak reset there).",
+    ours, eager, floor = memory["reba"], memory["eager"], memory["floor"]
+    _, kept, n, big_n = theoretical_attention_mb(ours)
+    workspace = block_workspace_mb(ours, n, big_n)
+    bound = 2 * kept + workspace
+    above = ours["increase_mb"] - floor["increase_mb"]
+    rows = [
+        f"{len(ours['text_tokens'])} texts of {ours['text_tokens']} tokens "
+        f"(k={K}: N = {big_n} for the longest), batch size {batch_size}; each row in a fresh "
+        "process; peak RSS increase = the process's peak RSS (VmHWM) during the work - its RSS "
+        "after model load and a short warm-up (peak reset there).",
         "",
         "| | peak RSS increase (MB) | s / text | cores used | attention kept / text, theory |",
         "|---|---:|---:|---:|---:|",
-        memory_row("(a) naive", naive, f"{theory_naive:.0f} MB (L*H*N*N*4 B)"),
-        memory_row(
-            f"(c) Embedder reba, batch_size={batch_size}", ours, f"{theory_reba:.1f} MB (N*n*4 B)"
-        ),
-        memory_row(f"(b) floor: eager forward, batch_size={batch_size}", floor, "0"),
-        "",
-        f"Naive / reba peak increase: {ratio(naive, ours):.1f}x "
-        f"(theory, attention only: {theory_naive / theory_reba:.0f}x); "
-        f"reba / floor: {ratio(ours, floor):.2f}x. RSS after load: {ours['rss_before_mb']:.0f} MB.",
-        "",
-        "ru_maxrss before -> after the work (MB; a child's ru_maxrss starts at its parent's "
-        f"peak, so it hides smaller peaks): naive {ru_span(naive)}, reba {ru_span(ours)}, "
-        f"floor {ru_span(floor)}.",
+        memory_row("(f2) floor: sdpa forward", floor, "0"),
+        memory_row("(c) Embedder reba, fused path", ours, f"{kept:.1f} MB (N*n*4 B)"),
+        memory_row("(e) Embedder reba, eager path", eager, f"{kept:.1f} MB (N*n*4 B)"),
     ]
+    if "naive" in memory:
+        theory_naive = theoretical_attention_mb(memory["naive"])[0]
+        rows.append(memory_row("(a) naive", memory["naive"], f"{theory_naive:.0f} MB"))
+    rows += [
+        "",
+        f"(c) above the sdpa floor: {above:.0f} MB; bound: twice the kept-column store "
+        f"({2 * kept:.1f} MB) + one query block's workspace ({workspace:.1f} MB) = "
+        f"{bound:.1f} MB: {'PASS' if above <= bound else 'FAIL'}. (e) above the floor: "
+        f"{eager['increase_mb'] - floor['increase_mb']:.0f} MB. RSS after load: "
+        f"{ours['rss_before_mb']:.0f} MB.",
+    ]
+    return rows
+
+
+def block_workspace_mb(info: dict, n: int, big_n: int) -> float:
+    """One block of query rows on the fused path: the kept columns' probabilities for every
+    head, the block's mask (boolean and additive) and its kernel output and log-sum-exp."""
+    block = min(512, big_n)
+    heads, dim = info["heads"], info.get("head_dim", 256)
+    floats = block * (heads * n + 2 * big_n + heads * (dim + 1)) + heads * n * dim
+    return (floats * 4 + block * big_n) / MB
 
 
 def memory_row(label: str, info: dict, theory: str) -> str:
@@ -507,7 +613,7 @@ def machine() -> str:
     )
 
 
-def markdown(args, speed: Speed, memory: dict | None, loads: tuple) -> str:
+def markdown(args, speed: Speed, long: Speed | None, memory: dict | None, loads: tuple) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## bench_core: {when}",
@@ -519,16 +625,31 @@ def markdown(args, speed: Speed, memory: dict | None, loads: tuple) -> str:
         f"- Texts: s1 of the first {args.n} rows of zh_STSB; model {args.model} (float32, "
         f"loaded once); batch size {args.batch_size}; median of "
         f"{len(speed.measurements['a'].seconds)} rounds "
-        "(each round runs a, b, c, f1, mean, f2, echo in that order, after one warm-up).",
+        "(each round runs a, b, f2, c, e, f1, mean, echo in that order, after one warm-up).",
         "",
-        "### Throughput",
+        "### Throughput at zh_STSB lengths",
         "",
         *speed_lines(speed),
     ]
+    if long is not None:
+        lines += [
+            "",
+            "### Long inputs",
+            "",
+            "One text at a time (consecutive zh_STSB sentences), k=2; each round runs f2, b, c, "
+            f"e per length, shortest first; median of {rounds(long)} rounds; "
+            f"{long.discarded} round(s) discarded for contention.",
+            "",
+            *long_lines(long),
+        ]
     if memory is not None:
         lines += ["", "### Peak memory at long inputs", ""]
         lines += memory_lines(memory, args.mem_batch_size)
     return "\n".join(lines) + "\n"
+
+
+def rounds(speed: Speed) -> int:
+    return len(next(iter(speed.measurements.values())).seconds)
 
 
 def contention(speed: Speed, memory: dict | None) -> str:
@@ -587,7 +708,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--write", type=Path, help="append a Markdown section to this file")
     parser.add_argument(
-        "--memory-worker", choices=("naive", "reba", "floor"), help=argparse.SUPPRESS
+        "--naive-memory", action="store_true", help="also measure the naive path's memory (~14 GB)"
+    )
+    parser.add_argument("--no-long", action="store_true", help="skip the long-input timings")
+    parser.add_argument(
+        "--memory-worker", choices=("naive", "reba", "eager", "floor"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     defaults = {  # full run, --quick
@@ -613,10 +738,11 @@ def main(argv: list[str] | None = None) -> None:
     lm = reba.load_model(args.model)
     texts = load_texts(args.data, args.n)
     speed = measure_speed(lm, texts, args.batch_size, args.repeats, args.idle_wait)
+    long = None if args.no_long else measure_long(lm, args.data, args.repeats, args.idle_wait)
     del lm
     memory = None if args.no_memory else measure_memory(args)
     loads = (load_start, os.getloadavg()[0])
-    section = markdown(args, speed, memory, loads)
+    section = markdown(args, speed, long, memory, loads)
     print(section)
     if args.write:
         write_section(args.write, section)

@@ -41,7 +41,6 @@ def recording_fused(recorder, module, query, key, value, attention_mask, **kwarg
         return recording_eager(recorder, module, query, key, value, attention_mask, **kwargs)
     scale = kwargs.get("scaling")
     scale = query.shape[-1] ** -0.5 if scale is None else scale
-    key, value = _expand_heads(key, value, query.shape[1])
     output, lse = _attend(query, key, value, attention_mask, scale, recorder)
     if recorder is not None and recorder.rows is not None:
         recorder.fold_rows(_rows(query, key, lse, attention_mask, scale, recorder.rows))
@@ -80,27 +79,34 @@ def _attend(query, key, value, mask: LazyMask, scale: float, recorder):
         allowed = mask.allowed(torch.arange(start, stop, device=query.device), keys)
         lo, hi = _visible_keys(allowed)
         bias = additive(allowed[..., lo:hi], query.dtype)
-        out, block_lse = _kernel(
-            query[:, :, start:stop], key[:, :, lo:hi], value[:, :, lo:hi], bias, scale
-        )
+        block = query[:, :, start:stop]
+        out, block_lse = _grouped_kernel(block, key[:, :, lo:hi], value[:, :, lo:hi], bias, scale)
         output[:, :, start:stop] = out
         lse[:, :, start:stop] = block_lse
         if kept_keys is not None:
             seen = allowed.gather(3, columns[:, None, None, :].expand(-1, 1, stop - start, -1))
-            scores = query[:, :, start:stop].float() @ kept_keys.transpose(-1, -2) * scale
-            probs = torch.exp(scores - block_lse[..., None]).masked_fill_(~seen, 0.0)
+            probs = _probabilities(block, kept_keys, block_lse, scale).masked_fill_(~seen, 0.0)
             recorder.fold_columns(start, probs.amax(dim=1))
     return output, lse
 
 
 def _rows(query, key, lse, mask: LazyMask, scale: float, rows: torch.Tensor) -> torch.Tensor:
     """Max over heads of the attention rows at query positions ``rows`` (B, R): (B, R, N)."""
-    q = _gather_positions(query, rows).float()  # (B, H, R, D)
-    scores = q @ key.float().transpose(-1, -2) * scale
+    q = _gather_positions(query, rows)  # (B, H, R, D)
     row_lse = lse.gather(2, rows[:, None, :].expand(-1, lse.shape[1], -1))
     allowed = mask.allowed(rows, torch.arange(key.shape[2], device=key.device))
-    probs = torch.exp(scores - row_lse[..., None]).masked_fill_(~allowed, 0.0)
+    probs = _probabilities(q, key.float(), row_lse, scale).masked_fill_(~allowed, 0.0)
     return probs.amax(dim=1)
+
+
+def _probabilities(queries, keys, lse, scale: float) -> torch.Tensor:
+    """``exp(scale * q . k - lse)`` for (B, H, Q, D) queries and (B, H_kv, K, D) keys, each
+    key head serving its group of query heads (grouped-query attention): (B, H, Q, K)."""
+    batch, heads, q_len, dim = queries.shape
+    kv_heads = keys.shape[1]
+    grouped = queries.float().reshape(batch, kv_heads, heads // kv_heads, q_len, dim)
+    scores = (grouped @ keys[:, :, None].transpose(-1, -2)).reshape(batch, heads, q_len, -1)
+    return scores.mul_(scale).sub_(lse[..., None]).exp_()
 
 
 def _gather_positions(states: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -118,13 +124,22 @@ def _visible_keys(allowed: torch.Tensor) -> tuple[int, int]:
     return int(seen[0]), int(seen[-1]) + 1
 
 
-def _expand_heads(key, value, heads: int):
-    """Grouped-query attention: each key/value head serves ``heads / kv_heads`` query heads
-    (as transformers' ``repeat_kv``)."""
-    groups = heads // key.shape[1]
-    if groups == 1:
-        return key, value
-    return key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+def _grouped_kernel(query, key, value, bias, scale: float):
+    """The kernel for each key/value head and the query heads it serves (grouped-query
+    attention, as transformers' ``repeat_kv``), with keys and values broadcast, not copied."""
+    heads, kv_heads = query.shape[1], key.shape[1]
+    if kv_heads == heads:
+        return _kernel(query, key, value, bias, scale)
+    group = heads // kv_heads
+    outs, lses = [], []
+    for h in range(kv_heads):
+        shape = (key.shape[0], group, key.shape[2], key.shape[3])
+        k = key[:, h : h + 1].expand(shape)
+        v = value[:, h : h + 1].expand(shape)
+        out, lse = _kernel(query[:, h * group : (h + 1) * group], k, v, bias, scale)
+        outs.append(out)
+        lses.append(lse)
+    return torch.cat(outs, dim=1), torch.cat(lses, dim=1)
 
 
 def _kernel(query, key, value, bias, scale: float):

@@ -14,6 +14,8 @@ import torch
 
 from reba.inputs.prepared import PreparedInput
 
+POOL_BLOCK = 512  # positions per block when summing backward attention
+
 
 @dataclass
 class ForwardOutput:
@@ -76,14 +78,20 @@ def _indicator(length: int, positions) -> torch.Tensor:
 
 
 def _backward_over(rows: list[int], item: PreparedInput, out: ForwardOutput) -> torch.Tensor:
-    """``w_j = sum over rows i of U[i, j]``, ``U = triu(S)``: S[i,j] = max X[j,i]/2 for j > i."""
+    """``w_j = sum over rows i of U[i, j]``, ``U = triu(S)``: S[i,j] = max X[j,i]/2 for j > i.
+
+    In blocks of positions ``j``: a copy of the kept columns (N x R) would double the largest
+    tensor of a long input."""
     where = {p: c for c, p in enumerate(out.column_positions)}
-    attention = out.column_max[:, [where[r] for r in rows]]  # (N, R) copy: X[:, i] per row i
+    columns = torch.tensor([where[r] for r in rows])
     i = torch.tensor(rows)
-    diagonal = attention[i, torch.arange(len(rows))]  # X[i, i]: U[i, i] is not halved
-    # In place on the copy: long inputs make (N, R) temporaries costly.
-    attention.masked_fill_(torch.arange(item.length)[:, None] <= i[None, :], 0.0)
-    return (attention.sum(dim=1) / 2).index_add_(0, i, diagonal)
+    w = torch.empty(item.length, dtype=out.column_max.dtype)
+    for start in range(0, item.length, POOL_BLOCK):
+        stop = min(item.length, start + POOL_BLOCK)
+        block = out.column_max[start:stop, columns]  # X[j, i] for the block's j, every row i
+        block.masked_fill_(torch.arange(start, stop)[:, None] <= i[None, :], 0.0)
+        w[start:stop] = block.sum(dim=1) / 2
+    return w.index_add_(0, i, out.column_max[i, columns])  # U[i, i] = X[i, i], not halved
 
 
 def _backward_last(item: PreparedInput, out: ForwardOutput) -> torch.Tensor:
