@@ -9,103 +9,65 @@ from __future__ import annotations
 
 from reba.inputs import templates as T
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
-from reba.methods.recipe import Prompt, Recipe, Repetition
+from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
 
-REPEAT = (Repetition(),)
 TOP_MINUS_5 = -6  # "layer 27" of a 32-layer model: depth - 5, i.e. hidden_states[-6]
-
-
-def _prompt(*templates: str, whole: bool = True) -> tuple[Prompt, ...]:
-    return tuple(Prompt(t, whole) for t in templates)
-
-
 CP_PROMPTEOL = ContrastivePrompting(alpha=2.0, layer_of_32=4)
 CP_COT = ContrastivePrompting(alpha=3.0, layer_of_32=6)  # PCoT and KE (and so CK)
 
+
+def repetition(readout: Readout, about: str, k: int | None = None) -> Recipe:
+    """The text k times at the token level (``k=None``: never repeated)."""
+    return Recipe(
+        (Repetition(),), readout, repeats=k is not None, default_k=k or 1, description=about
+    )
+
+
+def prompts(
+    *templates: str,
+    about: str,
+    layer: int = -1,
+    whole: bool = True,
+    readout: Readout = "last",
+    intervention: Intervention | None = None,
+) -> Recipe:
+    """The text in each template (several: their vectors are averaged)."""
+    inputs = tuple(Prompt(t, whole) for t in templates)
+    return Recipe(inputs, readout, layer, intervention, description=about)
+
+
+# fmt: off
 PRESETS: dict[str, Recipe] = {
     # ReBA's paper: classical pooling, Echo and ReBA over token-level repetition
-    "mean": Recipe(REPEAT, "mean", description="classical: mean of the text's tokens (k=1)"),
-    "last": Recipe(REPEAT, "last", description="classical: the last token (k=1)"),
-    "echo": Recipe(
-        REPEAT, "mean", repeats=True, default_k=2, description="Echo: mean of the last copy"
-    ),
-    "echo-last": Recipe(
-        REPEAT, "last", repeats=True, default_k=2, description="Echo: last token of the last copy"
-    ),
-    "reba": Recipe(
-        REPEAT,
-        "reba",
-        repeats=True,
-        default_k=2,
-        description="ReBA: backward attention summed over copy 1's rows",
-    ),
-    "reba-last": Recipe(
-        REPEAT,
-        "reba-last",
-        repeats=True,
-        default_k=2,
-        description="ReBA: backward attention of the last row",
-    ),
-    # Prompt methods: last token of a one-word prompt
-    "prompteol": Recipe(
-        _prompt(T.PROMPTEOL), "last", description="PromptEOL: last token of the one-word prompt"
-    ),
-    "pcot": Recipe(
-        _prompt(T.PCOT), "last", -2, description="pretended chain of thought, penultimate layer"
-    ),
-    "ke": Recipe(_prompt(T.KE), "last", -2, description="knowledge enhancement, penultimate layer"),
-    "ck": Recipe(_prompt(T.PCOT, T.KE), "last", -2, description="mean of the PCoT and KE vectors"),
-    "metaeol": Recipe(
-        _prompt(*T.METAEOL), "last", description="MetaEOL: mean of eight task prompts' vectors"
-    ),
-    "echo-prompt": Recipe(
-        _prompt(T.ECHO_PROMPT, whole=False),
-        "mean",
-        description="Echo's zero-shot prompt: mean of the second occurrence",
-    ),
-    # Token Prepending (layers of the TP paper)
-    "prompteol+tp": Recipe(
-        _prompt(T.PROMPTEOL),
-        "last",
-        TOP_MINUS_5,
-        TokenPrepending(),
-        description="PromptEOL with Token Prepending, layer depth-5",
-    ),
-    "pcot+tp": Recipe(
-        _prompt(T.PCOT), "last", -2, TokenPrepending(), description="PCoT with Token Prepending"
-    ),
-    "ke+tp": Recipe(
-        _prompt(T.KE), "last", -2, TokenPrepending(), description="KE with Token Prepending"
-    ),
-    "metaeol+tp": Recipe(
-        _prompt(*T.METAEOL),
-        "last",
-        -1,
-        TokenPrepending(),
-        description="MetaEOL with Token Prepending on all eight prompts",
-    ),
-    # Contrastive Prompting (layers and alphas of the CP paper)
-    "prompteol+cp": Recipe(
-        _prompt(T.PROMPTEOL),
-        "last",
-        TOP_MINUS_5,
-        CP_PROMPTEOL,
-        description="PromptEOL with Contrastive Prompting (NS), layer depth-5",
-    ),
-    "pcot+cp": Recipe(
-        _prompt(T.PCOT), "last", -2, CP_COT, description="PCoT with Contrastive Prompting (NS)"
-    ),
-    "ke+cp": Recipe(
-        _prompt(T.KE), "last", -2, CP_COT, description="KE with Contrastive Prompting (NS)"
-    ),
-    "ck+cp": Recipe(
-        _prompt(T.PCOT, T.KE),
-        "last",
-        -2,
-        CP_COT,
-        description="CK with Contrastive Prompting on both prompts",
-    ),
+    "mean": repetition("mean", "classical: mean of the text's tokens"),
+    "last": repetition("last", "classical: the last token"),
+    "echo": repetition("mean", "Echo: mean of the last copy", k=2),
+    "echo-last": repetition("last", "Echo: last token of the last copy", k=2),
+    "reba": repetition("reba", "ReBA: backward attention over copy 1's rows", k=2),
+    "reba-last": repetition("reba-last", "ReBA: backward attention of the last row", k=2),
+    # Prompt methods: the last token of a one-word prompt
+    "prompteol": prompts(T.PROMPTEOL, about="PromptEOL: last token of the one-word prompt"),
+    "pcot": prompts(T.PCOT, layer=-2, about="pretended chain of thought, penultimate layer"),
+    "ke": prompts(T.KE, layer=-2, about="knowledge enhancement, penultimate layer"),
+    "ck": prompts(T.PCOT, T.KE, layer=-2, about="mean of the PCoT and KE vectors"),
+    "metaeol": prompts(*T.METAEOL, about="MetaEOL: mean of eight task prompts' vectors"),
+    "echo-prompt": prompts(T.ECHO_PROMPT, whole=False, readout="mean",
+                           about="Echo's zero-shot prompt: mean of the second occurrence"),
+    # Token Prepending, with the TP paper's read-out layers
+    "prompteol+tp": prompts(T.PROMPTEOL, layer=TOP_MINUS_5, intervention=TokenPrepending(),
+                            about="PromptEOL with Token Prepending, layer depth-5"),
+    "pcot+tp": prompts(T.PCOT, layer=-2, intervention=TokenPrepending(), about="PCoT with TP"),
+    "ke+tp": prompts(T.KE, layer=-2, intervention=TokenPrepending(), about="KE with TP"),
+    "metaeol+tp": prompts(*T.METAEOL, intervention=TokenPrepending(),
+                          about="MetaEOL with TP on all eight prompts"),
+    # Contrastive Prompting (NS), with the CP paper's layers and alphas
+    "prompteol+cp": prompts(T.PROMPTEOL, layer=TOP_MINUS_5, intervention=CP_PROMPTEOL,
+                            about="PromptEOL with Contrastive Prompting, layer depth-5"),
+    "pcot+cp": prompts(T.PCOT, layer=-2, intervention=CP_COT, about="PCoT with CP"),
+    "ke+cp": prompts(T.KE, layer=-2, intervention=CP_COT, about="KE with CP"),
+    "ck+cp": prompts(T.PCOT, T.KE, layer=-2, intervention=CP_COT, about="CK, CP on both prompts"),
 }
+# fmt: on
 
 # Where each preset comes from, for `reba info` and the README.
 SOURCES = {
