@@ -1,7 +1,6 @@
 """``reba eval`` end to end on a few items per task with a tiny model: scores, cache, report."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -9,26 +8,10 @@ from scipy.stats import spearmanr
 
 import reba
 from reba.cli.main import main
-from reba.eval.runner import run_sweep, sweep_configs
+from reba.eval.runner import Sweep, run_sweep, sweep_configs
 from reba.methods import EmbeddingConfig
 
-ROWS_PER_FILE = 12
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory):
-    """The shared data's manifest and the first rows of every file (a sample, in tmp)."""
-    from conftest import DATA_DIR
-
-    out = tmp_path_factory.mktemp("data")
-    shutil.copy(DATA_DIR / "manifest.json", out / "manifest.json")
-    for entry in json.loads((DATA_DIR / "manifest.json").read_text()):
-        target = out / entry["file"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lines = (DATA_DIR / entry["file"]).read_text(encoding="utf-8").splitlines()
-        rows = 40 if "Banking77" in entry["file"] else ROWS_PER_FILE  # every label in train
-        target.write_text("\n".join(lines[:rows]) + "\n", encoding="utf-8")
-    return out
+from .conftest import ROWS_PER_FILE
 
 
 def row(doc: dict, level: str, label: str) -> dict:
@@ -43,17 +26,18 @@ def lm():
 
 
 def test_sweep_configs_per_level():
-    word = sweep_configs(["mean", "echo", "reba", "prompteol"], [1, 2], [-1], "word")
-    assert [c.label() for c in word] == ["mean", "echo-1", "echo-2", "reba-1", "reba-2"]
+    word = sweep_configs(["mean", "echo", "reba", "prompteol", "pcot+reba"], [1, 2], [-1], "word")
+    assert [c.label() for c in word] == [
+        "mean", "echo-1", "echo-2", "reba-1", "reba-2", "pcot+reba/L-1"
+    ]  # fmt: skip
     sentence = sweep_configs(["last", "reba+prefix"], [2], [-1, 1], "sentence")
     assert [c.label() for c in sentence] == ["last", "last/L1", "reba-2/prefix", "reba-2/L1/prefix"]
 
 
 def test_tiny_sweep_scores_match_an_independent_computation(lm, small_data, tmp_path):
     tasks = ["zh_SLPWC", "en_STSB", "zh_tnews", "en_WiC_dev"]
-    doc = run_sweep(
-        lm, tasks, small_data, methods=["mean", "reba"], ks=[1, 2], cache_path=tmp_path / "c.sqlite"
-    )
+    sweep = Sweep(methods=("mean", "reba"), ks=(1, 2))
+    doc = run_sweep(lm, tasks, small_data, sweep, cache_path=tmp_path / "c.sqlite")
     labels = [(r["level"], r["label"]) for r in doc["rows"]]
     assert labels == [
         ("word", "mean"),
@@ -84,9 +68,9 @@ def test_tiny_sweep_scores_match_an_independent_computation(lm, small_data, tmp_
 
 
 def test_second_run_embeds_nothing_and_gives_the_same_scores(lm, small_data, tmp_path):
-    kwargs = dict(methods=["mean", "echo", "reba"], ks=[1, 2], cache_path=tmp_path / "c.sqlite")
-    first = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, **kwargs)
-    second = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, **kwargs)
+    sweep = Sweep(methods=("mean", "echo", "reba"), ks=(1, 2))
+    first = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, sweep, cache_path=tmp_path / "c")
+    second = run_sweep(lm, ["zh_WSD", "zh_ATEC"], small_data, sweep, cache_path=tmp_path / "c")
     assert first["timings"]["word_inputs_embedded"] > 0
     assert second["timings"]["word_inputs_embedded"] == 0
     assert second["timings"]["sentence_inputs_embedded"] == 0
@@ -133,9 +117,7 @@ def test_every_task_type_runs_through_the_cli_and_report_regenerates(small_data,
 
 def test_unknown_task_is_a_clear_error(lm, small_data, tmp_path):
     with pytest.raises(KeyError, match="unknown task 'zh_NOPE'"):
-        run_sweep(
-            lm, ["zh_NOPE"], small_data, methods=["mean"], ks=[1], cache_path=tmp_path / "c.sqlite"
-        )
+        run_sweep(lm, ["zh_NOPE"], small_data, Sweep(("mean",)), cache_path=tmp_path / "c")
 
 
 def test_failed_inputs_are_cached_with_their_reason_and_skipped(lm, small_data, tmp_path):
@@ -143,8 +125,7 @@ def test_failed_inputs_are_cached_with_their_reason_and_skipped(lm, small_data, 
         lm,
         ["en_STSB"],
         small_data,
-        methods=["reba"],
-        ks=[3],
+        Sweep(("reba",), ks=(3,)),
         max_length=12,
         cache_path=tmp_path / "c.sqlite",
     )

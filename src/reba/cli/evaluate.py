@@ -21,12 +21,13 @@ def parse_ints(text: str) -> list[int]:
     return values
 
 
-def parse_layers(text: str) -> list[int | None]:
-    """Layers as ``parse_ints``, where ``own`` is each method's own layer (None)."""
+def parse_layers(text: str) -> tuple[list[int | None], bool]:
+    """Layers as ``parse_ints``, where ``own`` is each method's own layer (None); and whether
+    ``dev`` (choose the layer on each task's dev half) was asked for."""
     parts = [p.strip() for p in text.split(",")]
     own = [None] if "own" in parts else []
-    rest = ",".join(p for p in parts if p != "own")
-    return own + (parse_ints(rest) if rest else [])
+    rest = ",".join(p for p in parts if p not in ("own", "dev"))
+    return own + (parse_ints(rest) if rest else []), "dev" in parts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,14 +37,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         default="mean,echo,reba",
-        help="comma-separated methods or combinations, e.g. mean,reba,pcot,pcot+reba,ke+cp; "
-        "'reba+prefix' adds the authors' BOS-row variant (default: mean,echo,reba)",
+        help="comma-separated methods, combinations or named grids (all, repetition, prompts, "
+        "interventions, reba-prompts, word), e.g. prompts,reba,pcot+reba; 'reba+prefix' adds "
+        "the authors' BOS-row variant (default: mean,echo,reba)",
     )
     parser.add_argument("--k", default="1-5", help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
     parser.add_argument(
         "--layers",
         default="own",
-        help="hidden layers, e.g. own,-1,12 ('own': each method's own layer; default: own)",
+        help="hidden layers, e.g. own,-1,12 ('own': each method's own layer; 'dev': also a row "
+        "per method with its layer, and k, chosen on each task's dev half, every score then "
+        "on the test half; default: own)",
+    )
+    parser.add_argument(
+        "--dev-k", default=None, help="with dev: the copies to choose among (default: --k)"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=None, help="at most this many rows per task file (seeded)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: 0)")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        help="resamples for a standard error of every score (e.g. 200; default: 0, none)",
+    )
+    parser.add_argument(
+        "--cost",
+        type=int,
+        default=0,
+        help="time each sentence method on this many of the texts (texts/s in the report)",
     )
     parser.add_argument(
         "--preprocess", choices=["senteval"], default=None, help="SentEval's STS preprocessing"
@@ -67,27 +90,37 @@ def run(args: argparse.Namespace) -> int:
     from reba.cli.deps import require
 
     require("eval", "reba eval")  # before loading a model or embedding anything
+    from reba.eval.grids import expand
     from reba.eval.report import write_report
-    from reba.eval.runner import run_sweep, sweep_configs, write_results
-    from reba.methods import split_method_list
+    from reba.eval.runner import Sweep, run_sweep, sweep_configs, write_results
     from reba.models import load_model
 
     try:
-        ks, layers = parse_ints(args.k), parse_layers(args.layers)
+        ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
+        dev_ks = parse_ints(args.dev_k) if args.dev_k else []
     except ValueError as err:
         raise ValueError(f"--k/--layers take integers or ranges like 1-5: {err}") from err
-    methods = split_method_list(args.methods)
+    methods = expand(args.methods)
     sweep_configs(methods, ks, layers, "sentence")  # unknown method names fail before loading
+    sweep = Sweep(
+        methods=tuple(methods),
+        ks=tuple(ks),
+        layers=tuple(layers),
+        dev=dev,
+        dev_ks=tuple(dev_ks),
+        preprocess=args.preprocess,
+        sample=args.sample,
+        seed=args.seed,
+        bootstrap=args.bootstrap,
+        cost_texts=args.cost,
+    )
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     start = time.perf_counter()
     document = run_sweep(
         lm,
         [t for t in args.tasks.split(",") if t],
         args.data,
-        methods=methods,
-        ks=ks,
-        layers=layers,
-        preprocess=args.preprocess,
+        sweep,
         batch_size=args.batch_size,
         max_length=args.max_length,
         cache_path=args.cache,

@@ -87,8 +87,23 @@ def _stack(inputs: tuple[Input, ...], embeddings: Mapping[Input, np.ndarray]) ->
     return np.stack(vectors)
 
 
+@dataclass(frozen=True)
+class Units:
+    """What a bootstrap resamples: ``count`` units (rows, queries, questions) and the metric
+    of any multiset of them, given as indices."""
+
+    count: int
+    metric: Callable[[np.ndarray], float]
+
+
+def _mean_of(values) -> Units:
+    values = np.asarray(values, dtype=np.float64)
+    return Units(len(values), lambda idx: float(values[idx].mean()))
+
+
 class Evaluator(ABC):
     metric: ClassVar[str]
+    units: Units | None = None  # set by ``compute``: the bootstrap's units
 
     @abstractmethod
     def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
@@ -108,7 +123,11 @@ class Evaluator(ABC):
                     unique.update(dict.fromkeys(item))
         return list(unique)
 
-    def score(self, task: Task, embeddings: Mapping[Input, np.ndarray]) -> TaskScore:
+    def score(
+        self, task: Task, embeddings: Mapping[Input, np.ndarray], bootstrap: int = 0
+    ) -> TaskScore:
+        """Score ``task``; with ``bootstrap`` resamples of its units, ``extra["se"]`` is the
+        standard error of the score."""
         skips = SkipLog(multi_role=len(task.rows) > 1)
         scored: dict[str, Scored] = {}
         for role, rows in task.rows.items():
@@ -122,6 +141,8 @@ class Evaluator(ABC):
                     scored[role].append((index, row, vectors))
         if all(scored.values()):
             value, extra = self.compute(scored, skips)
+            if bootstrap and self.units is not None:
+                extra["se"] = metrics.bootstrap_se(self.units.metric, self.units.count, bootstrap)
         else:
             value, extra = float("nan"), {"error": "a role has no scorable rows"}
         n_items = sum(len(rows) for rows in task.rows.values())
@@ -163,6 +184,7 @@ class OddOneOutEvaluator(Evaluator):
         answers = _column(rows, "answer")
         accuracy_distance = float(np.mean(distance == answers))
         accuracy_cosine = float(np.mean(cosine == answers))
+        self.units = _mean_of(distance == answers)
         extra = {"accuracy_distance": accuracy_distance, "accuracy_cosine": accuracy_cosine}
         return accuracy_distance, extra
 
@@ -187,6 +209,7 @@ class WicEvaluator(Evaluator):
             return float("nan"), {"error": "one half of the even/odd split is empty"}
         threshold, fit_accuracy = metrics.best_threshold_accuracy(similarity[fit], labels[fit])
         accuracy = metrics.threshold_accuracy(similarity[~fit], labels[~fit], threshold)
+        self.units = _mean_of((similarity[~fit] >= threshold) == labels[~fit].astype(bool))
         extra = {
             "threshold": threshold,
             "fit_accuracy": fit_accuracy,
@@ -209,15 +232,18 @@ class StsEvaluator(_PairEvaluator):
     metric = "cosine_spearman"
 
     def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
-        return metrics.spearman(self.similarity(scored), _column(scored[SINGLE], "score")), {}
+        similarity, gold = self.similarity(scored), _column(scored[SINGLE], "score")
+        self.units = Units(len(gold), lambda idx: metrics.spearman(similarity[idx], gold[idx]))
+        return metrics.spearman(similarity, gold), {}
 
 
 class PairClassificationEvaluator(_PairEvaluator):
     metric = "cosine_ap"
 
     def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
-        labels = _column(scored[SINGLE], "label")
-        return metrics.average_precision(self.similarity(scored), labels), {}
+        labels, similarity = _column(scored[SINGLE], "label"), self.similarity(scored)
+        self.units = Units(len(labels), lambda idx: _ap(similarity[idx], labels[idx]))
+        return metrics.average_precision(similarity, labels), {}
 
 
 @dataclass
@@ -231,15 +257,16 @@ class ClassificationEvaluator(Evaluator):
 
     def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
         train, test = scored["train"], scored["test"]
-        accuracy = metrics.logistic_regression_accuracy(
+        predicted = metrics.logistic_regression_predictions(
             _vectors(train, 0),
             _column(train, "label"),
             _vectors(test, 0),
-            _column(test, "label"),
             seed=self.seed,
             max_iter=self.max_iter,
         )
-        return accuracy, {"n_train": len(train), "n_test": len(test)}
+        correct = predicted == _column(test, "label")
+        self.units = _mean_of(correct)
+        return float(correct.mean()), {"n_train": len(train), "n_test": len(test)}
 
 
 @dataclass
@@ -254,10 +281,12 @@ class ClusteringEvaluator(Evaluator):
     def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
         rows = scored[SINGLE]
         labels = _column(rows, "label")
-        value = metrics.kmeans_v_measure(
+        clusters = metrics.kmeans_clusters(
             _vectors(rows, 0), labels, seed=self.seed, n_init=self.n_init
         )
-        return value, {"n_clusters": len(np.unique(labels))}
+        # The bootstrap resamples items with their clusters (k-means is not refit).
+        self.units = Units(len(labels), lambda idx: metrics.v_measure(labels[idx], clusters[idx]))
+        return metrics.v_measure(labels, clusters), {"n_clusters": len(np.unique(labels))}
 
 
 class RetrievalEvaluator(Evaluator):
@@ -282,7 +311,9 @@ class RetrievalEvaluator(Evaluator):
         if not queries:
             return float("nan"), {"error": "no query has all its relevant documents embedded"}
         scores = metrics.cosine_matrix(np.stack(queries), _vectors(corpus, 0))
-        return metrics.ndcg_at_k(scores, relevant, k=10), {"n_queries": len(queries)}
+        per_query = metrics.ndcg_per_query(scores, relevant, k=10)
+        self.units = _mean_of(per_query)
+        return float(per_query.mean()), {"n_queries": len(queries)}
 
 
 class RerankingEvaluator(Evaluator):
@@ -296,7 +327,13 @@ class RerankingEvaluator(Evaluator):
         for _, row, vectors in scored[SINGLE]:
             scores.append(metrics.cosine_matrix(vectors[:1], vectors[1:])[0])
             labels.append([1] * len(row["positive"]) + [0] * len(row["negative"]))
+        self.units = _mean_of([metrics.average_precision(s, y) for s, y in zip(scores, labels)])
         return metrics.mean_average_precision(scores, labels), {}
+
+
+def _ap(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Average precision, NaN for a resample holding one class only."""
+    return metrics.average_precision(scores, labels) if 0 < labels.sum() < len(labels) else np.nan
 
 
 EVALUATORS: dict[str, type[Evaluator]] = {

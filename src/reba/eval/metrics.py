@@ -112,24 +112,45 @@ def logistic_regression_accuracy(
     A fit that stops at ``max_iter`` before converging still counts (as in MTEB); it is logged
     in one line instead of sklearn's multi-line warning.
     """
+    predicted = logistic_regression_predictions(
+        train_x, train_y, test_x, seed=seed, max_iter=max_iter
+    )
+    return float(np.mean(predicted == np.asarray(test_y)))
+
+
+def logistic_regression_predictions(
+    train_x: ArrayLike,
+    train_y: Sequence,
+    test_x: ArrayLike,
+    *,
+    seed: int = 0,
+    max_iter: int = 1000,
+) -> np.ndarray:
+    """The labels a logistic regression fit on (train_x, train_y) predicts for test_x."""
     model = LogisticRegression(random_state=seed, max_iter=max_iter)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np.asarray(train_x, dtype=np.float64), np.asarray(train_y))
     if (np.asarray(model.n_iter_) >= max_iter).any():
         logger.info("reba eval: logistic regression stopped at max_iter=%d, unconverged", max_iter)
-    predicted = model.predict(np.asarray(test_x, dtype=np.float64))
-    return float(np.mean(predicted == np.asarray(test_y)))
+    return model.predict(np.asarray(test_x, dtype=np.float64))
 
 
 def kmeans_v_measure(x: ArrayLike, labels: Sequence, *, seed: int = 0, n_init: int = 10) -> float:
     """V-measure of k-means clusters of `x` against `labels`, k = number of distinct labels."""
-    labels = np.asarray(labels)
-    k = len(np.unique(labels))
-    clusters = KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit_predict(
+    return v_measure(labels, kmeans_clusters(x, labels, seed=seed, n_init=n_init))
+
+
+def kmeans_clusters(x: ArrayLike, labels: Sequence, *, seed: int = 0, n_init: int = 10):
+    """k-means cluster of each row of `x`, k = number of distinct labels."""
+    k = len(np.unique(np.asarray(labels)))
+    return KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit_predict(
         np.asarray(x, dtype=np.float64)
     )
-    return float(v_measure_score(labels, clusters))
+
+
+def v_measure(labels: Sequence, clusters: Sequence) -> float:
+    return float(v_measure_score(np.asarray(labels), np.asarray(clusters)))
 
 
 def ndcg_at_k(scores: ArrayLike, relevant: Sequence[Collection[int]], k: int = 10) -> float:
@@ -139,6 +160,11 @@ def ndcg_at_k(scores: ArrayLike, relevant: Sequence[Collection[int]], k: int = 1
     DCG = sum over ranks i < k of rel_i / log2(i + 2); the ideal DCG has min(|relevant|, k)
     hits. Equal scores keep document order (stable sort).
     """
+    return float(np.mean(ndcg_per_query(scores, relevant, k)))
+
+
+def ndcg_per_query(scores: ArrayLike, relevant: Sequence[Collection[int]], k: int = 10):
+    """nDCG@k of each query (see ``ndcg_at_k``)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or len(scores) != len(relevant):
         raise ValueError("scores must be (queries, documents) with one relevant set per query")
@@ -149,7 +175,7 @@ def ndcg_at_k(scores: ArrayLike, relevant: Sequence[Collection[int]], k: int = 1
         hits = np.isin(top, list(rel))
         ideal = discounts[: min(len(rel), k)].sum()
         values.append(discounts[: len(top)][hits].sum() / ideal if ideal > 0 else 0.0)
-    return float(np.mean(values))
+    return np.asarray(values)
 
 
 def mean_average_precision(scores: Sequence[ArrayLike], labels: Sequence[ArrayLike]) -> float:
@@ -157,3 +183,13 @@ def mean_average_precision(scores: Sequence[ArrayLike], labels: Sequence[ArrayLi
     if len(scores) != len(labels) or not scores:
         raise ValueError("need one label array per score array, and at least one query")
     return float(np.mean([average_precision(s, y) for s, y in zip(scores, labels, strict=True)]))
+
+
+def bootstrap_se(metric, n: int, resamples: int, seed: int = 0) -> float:
+    """Standard error of ``metric(indices)`` over ``n`` units: the standard deviation of the
+    metric on ``resamples`` resamples of the units with replacement (NaN resamples, e.g. of
+    one class only, are left out)."""
+    rng = np.random.default_rng(seed)
+    values = [metric(rng.integers(0, n, n)) for _ in range(resamples)]
+    values = [v for v in values if v == v]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")

@@ -1,7 +1,9 @@
-"""Reports from ``results.json``: a Markdown table and figures in the paper's form.
+"""Reports from ``results.json``: Markdown tables (``results.md``) and figures
+(``reba.eval.figures``).
 
-Figures plot score against the number of copies k, one line per repeating method, and the
-methods without repetition (classical pooling, PromptEOL) as dashed horizontal lines.
+Per level: a table of every configuration on every task (with standard errors when the run
+bootstrapped them), averages by task type, language and overall, the layers chosen on dev data
+(``@dev`` rows) and what each method costs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def value(row: dict, task: str, key: str) -> float | None:
     return None if result is None or result != result else float(result)  # NaN -> None
 
 
+def error(row: dict, task: str) -> float | None:
+    """The score's bootstrap standard error, if the run computed one."""
+    score = row["scores"].get(task)
+    se = None if score is None else score["extra"].get("se")
+    return None if se is None or se != se else float(se)
+
+
 def markdown(document: dict) -> str:
     lines = [
         f"# Results: {document['model']}",
@@ -57,6 +66,11 @@ def markdown(document: dict) -> str:
         ]
         if level == "sentence" and len(cols) > 1:
             lines += [_averages(document, rows, cols), ""]
+        chosen = [r for r in rows if r.get("selection") == "dev"]
+        if chosen:
+            lines += [_chosen(chosen, cols, document.get("depth")), ""]
+    if document.get("costs"):
+        lines += [_costs(document["costs"]), ""]
     timings = document.get("timings", {})
     if timings:
         lines += ["Timings: " + ", ".join(f"{k} {v}" for k, v in timings.items()), ""]
@@ -65,7 +79,8 @@ def markdown(document: dict) -> str:
 
 def _table(rows: list[dict], cols) -> str:
     columns = {header: [value(r, task, key) for r in rows] for task, key, header in cols}
-    return _bold_best_table([label(r) for r in rows], columns)
+    errors = {header: [error(r, task) for r in rows] for task, key, header in cols}
+    return _bold_best_table([label(r) for r in rows], columns, errors)
 
 
 def _averages(document: dict, rows: list[dict], cols) -> str:
@@ -82,15 +97,75 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
         f"{name} ({len(members)})": [_mean([value(r, t, "value") for t in members]) for r in rows]
         for name, members in groups.items()
     }
+    errors = {
+        f"{name} ({len(members)})": [_mean_error([error(r, t) for t in members]) for r in rows]
+        for name, members in groups.items()
+    }
     intro = (
         "Averages (unweighted mean of the main score over the tasks in each group; "
-        "the number of tasks in brackets):"
+        "the number of tasks in brackets; standard errors combined as independent):"
     )
-    return intro + "\n\n" + _bold_best_table([label(r) for r in rows], columns)
+    return intro + "\n\n" + _bold_best_table([label(r) for r in rows], columns, errors)
 
 
-def _bold_best_table(labels: list[str], columns: dict[str, list[float | None]]) -> str:
-    """A Markdown table, one row per label, with the best value of each column in bold."""
+def averages(document: dict, level: str) -> dict[str, dict[str, float | None]]:
+    """``{row label: {group: mean}}`` by task type and overall (``all``), for figures."""
+    cols = columns(document, level)
+    tasks = document["tasks"]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for task, _, _ in cols:
+        groups[tasks[task]["type"]].append(task)
+    groups["all"] = [task for task, _, _ in cols]
+    rows = [r for r in document["rows"] if r["level"] == level]
+    return {
+        label(r): {g: _mean([value(r, t, "value") for t in m]) for g, m in groups.items()}
+        for r in rows
+    }
+
+
+def _chosen(rows: list[dict], cols, depth: int | None) -> str:
+    """The (k, layer) each @dev row chose per task, on the dev half."""
+    tasks = list(dict.fromkeys(t for t, _, _ in cols))
+    lines = [
+        "Chosen on each task's dev half (k/layer, layer as an index into the model's "
+        f"{'' if depth is None else depth + 1} hidden states; the scores above are on the test "
+        "half):",
+        "",
+        "| configuration | " + " | ".join(tasks) + " |",
+        "|---" * (len(tasks) + 1) + "|",
+    ]
+    for r in rows:
+        cells = [_choice(r["chosen"].get(t), depth) for t in tasks]
+        lines.append(f"| {label(r)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _choice(choice: dict | None, depth: int | None) -> str:
+    if not choice:
+        return "–"
+    layer = choice["layer"]
+    return f"{choice['k']}/{layer if depth is None else depth + 1 + layer}"
+
+
+def _costs(costs: dict) -> str:
+    lines = [
+        "Cost (each method alone on the same texts, its own layer and default k):",
+        "",
+        "| method | texts/s | forward rows / text |",
+        "|---|---:|---:|",
+    ]
+    for method, c in costs.items():
+        lines.append(f"| {method} | {c['texts_per_second']:.1f} | {c['forwards_per_text']:.1f} |")
+    return "\n".join(lines)
+
+
+def _bold_best_table(
+    labels: list[str],
+    columns: dict[str, list[float | None]],
+    errors: dict[str, list[float | None]] | None = None,
+) -> str:
+    """A Markdown table, one row per label, with the best value of each column in bold and,
+    where known, its standard error (``0.5612 ±.0120``)."""
     best = {h: max((v for v in vs if v is not None), default=None) for h, vs in columns.items()}
     lines = [
         "| configuration | " + " | ".join(columns) + " |",
@@ -102,6 +177,9 @@ def _bold_best_table(labels: list[str], columns: dict[str, list[float | None]]) 
             v = values[i]
             text = "–" if v is None else f"{v:.4f}"
             cells.append(f"**{text}**" if v is not None and v == best[header] else text)
+            se = errors[header][i] if errors else None
+            if se is not None and v is not None:
+                cells[-1] += f" ±{se:.4f}".replace("0.", ".", 1)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -113,8 +191,17 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(values) / len(values)
 
 
+def _mean_error(errors: list[float | None]) -> float | None:
+    """The standard error of a mean of independent scores."""
+    if not errors or any(e is None for e in errors):
+        return None
+    return sum(e * e for e in errors) ** 0.5 / len(errors)
+
+
 def label(row: dict) -> str:
-    """A row's configuration label, derived from the configuration itself."""
+    """A row's label: as written by the run, else derived from its configuration."""
+    if row.get("label"):
+        return row["label"]
     from reba.methods import EmbeddingConfig
 
     return EmbeddingConfig(**row["config"]).label()
@@ -130,85 +217,12 @@ def _counts(rows: list[dict], cols) -> str:
     return "Best per column in bold. " + "; ".join(parts) + "."
 
 
-def figures(document: dict, out_dir: Path) -> list[Path]:
-    """One PNG per level: a panel per task (and predictor), score against k."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    for level in ("word", "sentence"):
-        rows = [r for r in document["rows"] if r["level"] == level]
-        cols = columns(document, level)
-        if not rows or not cols:
-            continue
-        ncols = min(3, len(cols))
-        nrows = -(-len(cols) // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
-        for ax, (task, key, header) in zip(axes.flat, cols):
-            _panel(ax, rows, task, key, header)
-        for ax in list(axes.flat)[len(cols) :]:
-            ax.axis("off")
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="lower center", ncol=min(6, len(labels)), bbox_to_anchor=(0.5, 0.0)
-        )
-        fig.suptitle(f"{document['model']}: {level}-level scores against copies k")
-        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-        path = out_dir / f"{level}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
-
-
-FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
-
-
-def _panel(ax, rows, task, key, header) -> None:
-    lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    flat: dict[str, float] = {}
-    repeating = {r["config"]["method"] for r in rows if r["config"]["k"] > 1}
-    for r in rows:
-        v = value(r, task, key)
-        if v is None:
-            continue
-        cfg = r["config"]
-        series = _series(cfg)
-        if cfg["method"] in repeating:
-            lines[series].append((cfg["k"], v))
-        else:
-            flat[series] = v
-    for series, points in sorted(lines.items()):
-        points.sort()
-        ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=series)
-    for i, (series, v) in enumerate(sorted(flat.items())):  # dash patterns tell them apart
-        style = FLAT_LINE_STYLES[i % len(FLAT_LINE_STYLES)]
-        ax.axhline(v, linestyle=style, color=f"C{len(lines) + i}", label=series)
-    ks = sorted({k for pts in lines.values() for k, _ in pts})
-    if ks:
-        ax.set_xticks(ks)
-    ax.set_xlabel("copies k")
-    ax.set_ylabel(rows[0]["scores"][task]["metric"] if task in rows[0]["scores"] else "score")
-    ax.set_title(header, fontsize=10)
-    ax.grid(alpha=0.3)
-
-
-def _series(cfg: dict) -> str:
-    """A configuration's line in a figure: everything but k."""
-    from reba.methods import EmbeddingConfig
-
-    label = EmbeddingConfig(**{**cfg, "k": 1}).label()
-    return label.replace("/prefix", "+prefix").replace("/L", " (layer ").rstrip() + (
-        ")" if "/L" in label else ""
-    )
-
-
 def write_report(results_dir: str | Path) -> list[Path]:
     """(Re)generate ``results.md`` and the figures from ``results_dir/results.json``."""
     out = Path(results_dir)
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     table = out / "results.md"
     table.write_text(markdown(document) + "\n", encoding="utf-8")
+    from reba.eval.figures import figures
+
     return [table, *figures(document, out)]

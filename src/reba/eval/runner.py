@@ -4,6 +4,10 @@ Per level (word, sentence) the inputs of all tasks are pooled and de-duplicated;
 lacks is embedded in chunks, with all configurations that share an input sharing its forward
 pass (``reba.embed_configs``), and stored after each chunk so an interrupted run resumes.
 Then each configuration is scored on each task from the cache.
+
+With ``Sweep.dev`` each task is split into a dev and a test half (``reba.eval.splits``); every
+row is scored on the test half, and each method gets one more row whose layer (and, for
+methods that repeat the text, number of copies) is chosen per task on the dev half.
 """
 
 from __future__ import annotations
@@ -12,20 +16,38 @@ import json
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from reba.engine import check_method, embed_configs, progress_bar
+from reba.eval import selection, splits
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
+from reba.eval.costs import measure_costs
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
 from reba.eval.tasks import Task, load_task, load_task_specs
 from reba.methods import WORD_READOUTS, EmbeddingConfig, Level, parse_method
 from reba.models import LoadedModel, cache_dir
 
 CHUNK = 256  # inputs embedded (and cached) per step
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What to evaluate: methods x copies x layers, and how."""
+
+    methods: tuple[str, ...]
+    ks: tuple[int, ...] = (1,)
+    layers: tuple[int | None, ...] = (None,)  # None: each method's own layer
+    dev: bool = False  # also choose layer (and k) on each task's dev half
+    dev_ks: tuple[int, ...] = ()  # candidate k when choosing (default: ks)
+    preprocess: str | None = None
+    sample: int | None = None  # at most this many rows per task role, drawn with seed
+    seed: int = 0
+    bootstrap: int = 0  # resamples for each score's standard error (0: none)
+    cost_texts: int = 0  # texts to time each sentence method on (0: no costs)
 
 
 def sweep_configs(
@@ -59,11 +81,8 @@ def run_sweep(
     lm: LoadedModel,
     task_names: Sequence[str],
     data_dir: str | Path,
+    sweep: Sweep,
     *,
-    methods: Sequence[str],
-    ks: Sequence[int],
-    layers: Sequence[int | None] = (None,),
-    preprocess: str | None = None,
     batch_size: int = 16,
     max_length: int | None = None,
     cache_path: str | Path | None = None,
@@ -72,31 +91,68 @@ def run_sweep(
     """Embed and score; returns the ``results.json`` document (see ``reba.eval.report``)."""
     specs = load_task_specs(data_dir)
     tasks = [load_task(data_dir, name) for name in task_names or specs]
+    if sweep.sample:
+        tasks = [splits.sample(t, sweep.sample, sweep.seed) for t in tasks]
     cache = EmbeddingCache(cache_path or cache_dir() / "embeddings.sqlite")
-    model = model_identity(lm)
-    limit = max_length or lm.max_length
+    scorer = _Scorer(cache, model_identity(lm), max_length or lm.max_length, sweep.bootstrap)
     rows, timings = [], {}
     try:
         for level in ("word", "sentence"):
             level_tasks = [t for t in tasks if t.spec.level == level]
-            configs = sweep_configs(methods, ks, layers, level, preprocess)
+            fixed = sweep_configs(sweep.methods, sweep.ks, sweep.layers, level, sweep.preprocess)
+            candidates = _dev_candidates(lm, sweep, level) if sweep.dev else {}
+            configs = list(dict.fromkeys(fixed + [c for cs in candidates.values() for c in cs]))
             if not level_tasks or not configs:
                 continue
             prints = {cfg: check_method(lm, cfg, level).fingerprint() for cfg in configs}
             start = time.perf_counter()
             inputs = _unique_inputs(level_tasks)
-            embedded = _fill_cache(
-                lm, cache, model, limit, prints, inputs, level, batch_size, show_progress_bar
-            )
+            embedded = _fill_cache(lm, scorer, prints, inputs, level, batch_size, show_progress_bar)
             timings[f"{level}_embedding_seconds"] = round(time.perf_counter() - start, 1)
             timings[f"{level}_inputs_embedded"] = embedded
             start = time.perf_counter()
-            for cfg in configs:
-                rows.append(_score_config(cache, model, limit, cfg, prints[cfg], level_tasks))
+            rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep.dev)
             timings[f"{level}_scoring_seconds"] = round(time.perf_counter() - start, 1)
     finally:
         cache.close()
-    return _document(lm, tasks, data_dir, rows, timings, limit)
+    document = _document(lm, tasks, data_dir, rows, timings, scorer.limit, sweep)
+    if sweep.cost_texts:
+        document["costs"] = _costs(lm, sweep, tasks, batch_size)
+    return document
+
+
+def _dev_candidates(lm, sweep: Sweep, level: Level) -> dict[tuple, list[EmbeddingConfig]]:
+    """For each (method, prefix option): the configurations the dev half chooses among."""
+    out = {}
+    layers = selection.dev_layers(lm.num_layers)
+    for cfg in sweep_configs(
+        sweep.methods, sweep.dev_ks or sweep.ks, [None], level, sweep.preprocess
+    ):
+        own = check_method(lm, cfg, level).layer
+        key = (cfg.method, cfg.include_prefix)
+        for layer in sorted({*layers, own}):
+            out.setdefault(key, []).append(
+                EmbeddingConfig(cfg.method, cfg.k, layer, cfg.include_prefix, cfg.preprocess)
+            )
+    return out
+
+
+def _rows(scorer, fixed, candidates, prints, tasks, dev: bool) -> list[dict]:
+    if not dev:
+        return [scorer.row(cfg, prints[cfg], tasks) for cfg in fixed]
+    halves = {t.name: {part: splits.split(t, part) for part in splits.PARTS} for t in tasks}
+    test = [halves[t.name]["test"] for t in tasks]
+    rows = [scorer.row(cfg, prints[cfg], test, selection="fixed") for cfg in fixed]
+    for (method, prefix), configs in candidates.items():
+        rows.append(scorer.dev_row(method, prefix, configs, prints, tasks, halves))
+    return rows
+
+
+def _costs(lm, sweep: Sweep, tasks: list[Task], batch_size: int) -> dict:
+    texts = [x for t in tasks if t.spec.level == "sentence" for x in _unique_inputs([t])]
+    texts = [t for t in texts if isinstance(t, str)][: sweep.cost_texts]
+    methods = [cfg.method for cfg in sweep_configs(sweep.methods, [1], [None], "sentence")]
+    return measure_costs(lm, list(dict.fromkeys(methods)), texts, batch_size) if texts else {}
 
 
 def _unique_inputs(tasks: Sequence[Task]) -> list[Input]:
@@ -110,16 +166,18 @@ def _as_item(value: Input) -> object:
     return (value.text, value.span) if isinstance(value, WordInput) else value
 
 
-def _fill_cache(lm, cache, model, limit, prints, inputs, level, batch_size, progress) -> int:
+def _fill_cache(lm, scorer, prints, inputs, level, batch_size, progress) -> int:
     """Embed what the cache lacks; returns how many (input, config) pairs were embedded.
-    ``prints`` maps each configuration to its fingerprint (its part of the cache key)."""
+    ``prints`` maps each configuration to its fingerprint (its part of the cache key);
+    configurations with the same fingerprint are embedded once."""
     items = [_as_item(x) for x in inputs]
-    configs = list(prints)
+    configs = list({json.dumps(fp, sort_keys=True): cfg for cfg, fp in prints.items()}.values())
     missing = {}
     for cfg in configs:
-        keys = [input_key(model, prints[cfg], limit, item) for item in items]
-        have = cache.get_many(keys)
-        missing[cfg] = {i for i, key in enumerate(keys) if key not in have}
+        have = scorer.cache.get_many(scorer.key(prints[cfg], item) for item in items)
+        missing[cfg] = {
+            i for i, item in enumerate(items) if scorer.key(prints[cfg], item) not in have
+        }
     todo = sorted(set().union(*missing.values()))
     bar = progress_bar(progress, total=len(todo), desc=f"{level} inputs", unit="input")
     done = 0
@@ -133,46 +191,87 @@ def _fill_cache(lm, cache, model, limit, prints, inputs, level, batch_size, prog
                 wanted,
                 level=level,
                 batch_size=batch_size,
-                max_length=limit,
+                max_length=scorer.limit,
                 show_progress_bar=False,
             )
             for cfg, result in results.items():
                 entries = [
-                    (input_key(model, prints[cfg], limit, items[chunk[j]]), vec)
+                    (scorer.key(prints[cfg], items[chunk[j]]), vec)
                     for j, vec in zip(result.indices, result.embeddings)
                 ]
                 entries += [
-                    (input_key(model, prints[cfg], limit, items[chunk[f.index]]), f.reason)
+                    (scorer.key(prints[cfg], items[chunk[f.index]]), f.reason)
                     for f in result.failures
                 ]
-                cache.put_many(entries)
+                scorer.cache.put_many(entries)
                 done += len(entries)
             bar.update(len(chunk))
     return done
 
 
-def _score_config(cache, model, limit, cfg, fingerprint, tasks) -> dict:
-    scores = {}
-    level = fingerprint["level"]
-    for task in tasks:
-        evaluator = evaluator_for(task.spec)
-        inputs = evaluator.inputs(task)
-        keys = [input_key(model, fingerprint, limit, _as_item(x)) for x in inputs]
-        found = cache.get_many(keys)
-        vectors = {}  # inputs that failed (cached with a reason) stay out: the item is skipped
-        for x, key in zip(inputs, keys):
-            if isinstance(found.get(key), np.ndarray):
-                vectors[x] = found[key]
+@dataclass
+class _Scorer:
+    """Scores configurations on tasks from the cache."""
+
+    cache: EmbeddingCache
+    model: str
+    limit: int
+    bootstrap: int
+    _vectors: dict = field(default_factory=dict)
+
+    def key(self, fingerprint: dict, item: object) -> bytes:
+        return input_key(self.model, fingerprint, self.limit, item)
+
+    def vectors(self, fingerprint: dict, task: Task) -> dict[Input, np.ndarray]:
+        """The cached vectors of a task's inputs (failed inputs stay out: their rows skip)."""
+        inputs = evaluator_for(task.spec).inputs(task)
+        keys = [self.key(fingerprint, _as_item(x)) for x in inputs]
+        found = self.cache.get_many(keys)
+        return {x: found[k] for x, k in zip(inputs, keys) if isinstance(found.get(k), np.ndarray)}
+
+    def score(self, fingerprint: dict, task: Task, part: Task | None = None, bootstrap=True):
         start = time.perf_counter()
-        score = evaluator.score(task, vectors)
-        scores[task.name] = _score_dict(score, time.perf_counter() - start)
-    return {
-        "config": asdict(cfg),
-        "label": cfg.label(),
-        "level": level,
-        "layer": fingerprint["layer"],
-        "scores": scores,
-    }
+        score = evaluator_for(task.spec).score(
+            part or task, self.vectors(fingerprint, task), self.bootstrap if bootstrap else 0
+        )
+        return _score_dict(score, time.perf_counter() - start)
+
+    def row(self, cfg, fingerprint, tasks, selection: str | None = None) -> dict:
+        row = {
+            "config": asdict(cfg),
+            "label": cfg.label(),
+            "level": fingerprint["level"],
+            "layer": fingerprint["layer"],
+            "scores": {t.name: self.score(fingerprint, t) for t in tasks},
+        }
+        if selection:
+            row["selection"] = selection
+        return row
+
+    def dev_row(self, method, prefix, configs, prints, tasks, halves) -> dict:
+        """One method with its layer (and k) chosen on each task's dev half, scored on the
+        test half."""
+        scores, chosen = {}, {}
+        for task in tasks:
+            dev, test = halves[task.name]["dev"], halves[task.name]["test"]
+            on_dev = {
+                cfg: self.score(prints[cfg], task, dev, bootstrap=False)["value"] for cfg in configs
+            }
+            pick = selection.best(on_dev)
+            scores[task.name] = self.score(prints[pick], task, test)
+            chosen[task.name] = {"k": pick.k, "layer": prints[pick]["layer"], "dev": on_dev[pick]}
+        first = configs[0]
+        name = parse_method(method).name
+        label = f"{name}{'/prefix' if prefix else ''} @dev"
+        config = {**asdict(first), "k": None, "layer": None}
+        return {
+            "config": config,
+            "label": label,
+            "level": prints[first]["level"],
+            "selection": "dev",
+            "chosen": chosen,
+            "scores": scores,
+        }
 
 
 def _score_dict(score: TaskScore, seconds: float) -> dict:
@@ -188,12 +287,14 @@ def _score_dict(score: TaskScore, seconds: float) -> dict:
     }
 
 
-def _document(lm, tasks, data_dir, rows, timings, limit) -> dict:
+def _document(lm, tasks, data_dir, rows, timings, limit, sweep: Sweep) -> dict:
     from reba import __version__
 
     return {
+        "sweep": {**asdict(sweep), "layers": list(sweep.layers)},
         "model": lm.name,
         "model_identity": model_identity(lm),
+        "depth": lm.num_layers,
         "max_length": limit,
         "reba_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -61,17 +61,19 @@ class Method:
 
     def bind(self, depth: int) -> Method:
         """This method with its intervention's layers made concrete for a model of ``depth``
-        decoder layers, and its read-out layer checked."""
+        decoder layers, and its read-out layer checked and written as a negative index (so
+        ``layer=18`` and ``layer=-1`` of an 18-layer model are the same configuration)."""
         if not -depth - 1 <= self.layer <= depth:
             raise ValueError(
                 f"{self.config.label()}: layer {self.layer} is out of range: this model returns "
                 f"layers 0..{depth} (or -{depth + 1}..-1)"
             )
+        layer = self.layer if self.layer < 0 else self.layer - (depth + 1)  # one spelling each
         intervention = self.recipe.intervention
-        if intervention is None:
-            return self
-        recipe = dataclasses.replace(self.recipe, intervention=intervention.resolved(depth))
-        return dataclasses.replace(self, recipe=recipe)
+        recipe = self.recipe
+        if intervention is not None:
+            recipe = dataclasses.replace(recipe, intervention=intervention.resolved(depth))
+        return dataclasses.replace(self, recipe=recipe, layer=layer)
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything the vectors depend on besides model, input and length limit (for cache

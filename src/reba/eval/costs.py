@@ -1,0 +1,47 @@
+"""What each method costs on a model: texts per second and forward rows per text, measured
+on a fixed set of texts, one method at a time (each its own forwards, nothing shared)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from reba.embedder import Embedder
+from reba.models import LoadedModel
+
+
+def measure_costs(
+    lm: LoadedModel, methods: Sequence[str], texts: Sequence[str], batch_size: int = 16
+) -> dict[str, dict]:
+    """``{method: {"texts_per_second", "forwards_per_text", "texts"}}`` at each method's
+    default k and own layer, after one untimed warm-up batch per method."""
+    out = {}
+    for method in methods:
+        embedder = Embedder(lm, method=method)
+        embedder.encode(list(texts[:2]), show_progress_bar=False)
+        rows = _RowCount(lm.model)
+        start = time.perf_counter()
+        try:
+            embedder.encode(list(texts), batch_size=batch_size, show_progress_bar=False)
+        finally:
+            rows.remove()
+        seconds = time.perf_counter() - start
+        out[embedder.method] = {
+            "texts_per_second": round(len(texts) / seconds, 2),
+            "forwards_per_text": round(rows.rows / len(texts), 2),
+            "texts": len(texts),
+        }
+    return out
+
+
+class _RowCount:
+    def __init__(self, model):
+        self.rows = 0
+        self.handle = model.register_forward_pre_hook(self._count, with_kwargs=True)
+
+    def _count(self, module, args, kwargs) -> None:
+        ids = kwargs.get("input_ids")
+        self.rows += (ids if ids is not None else kwargs["inputs_embeds"]).shape[0]
+
+    def remove(self) -> None:
+        self.handle.remove()

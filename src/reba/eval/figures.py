@@ -1,0 +1,171 @@
+"""Figures of a results document: score against copies k per task (the paper's form), a heat
+map of methods x task types, and cost against quality."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from reba.eval.report import averages, columns, value
+
+FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
+def figures(document: dict, out_dir: Path) -> list[Path]:
+    """Every figure the document supports; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    written = []
+    for level in ("word", "sentence"):
+        written += _k_figure(document, out_dir, level)
+        if len([r for r in document["rows"] if r["level"] == level]) > 6:
+            written += _heatmap(document, out_dir, level)
+    if document.get("costs"):
+        written += _cost_figure(document, out_dir)
+    return written
+
+
+def _k_figure(document: dict, out_dir: Path, level: str) -> list[Path]:
+    """A panel per task (and predictor), score against k; rows chosen on dev are left out."""
+    import matplotlib.pyplot as plt
+
+    written = []
+    rows = [r for r in document["rows"] if r["level"] == level and r.get("selection") != "dev"]
+    cols = columns(document, level)
+    if rows and cols:
+        ncols = min(3, len(cols))
+        nrows = -(-len(cols) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+        for ax, (task, key, header) in zip(axes.flat, cols):
+            _panel(ax, rows, task, key, header)
+        for ax in list(axes.flat)[len(cols) :]:
+            ax.axis("off")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(
+            handles, labels, loc="lower center", ncol=min(6, len(labels)), bbox_to_anchor=(0.5, 0.0)
+        )
+        fig.suptitle(f"{document['model']}: {level}-level scores against copies k")
+        legend_rows = -(-len(labels) // 6)
+        fig.tight_layout(rect=(0, 0.03 * legend_rows + 0.03, 1, 0.97))
+        path = out_dir / f"{level}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
+def _panel(ax, rows, task, key, header) -> None:
+    lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    flat: dict[str, float] = {}
+    repeating = {r["config"]["method"] for r in rows if (r["config"]["k"] or 1) > 1}
+    for r in rows:
+        v = value(r, task, key)
+        if v is None:
+            continue
+        cfg = r["config"]
+        series = _series(cfg)
+        if cfg["method"] in repeating:
+            lines[series].append((cfg["k"], v))
+        else:
+            flat[series] = v
+    for series, points in sorted(lines.items()):
+        points.sort()
+        ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=series)
+    for i, (series, v) in enumerate(sorted(flat.items())):  # dash patterns tell them apart
+        style = FLAT_LINE_STYLES[i % len(FLAT_LINE_STYLES)]
+        ax.axhline(v, linestyle=style, color=f"C{len(lines) + i}", label=series)
+    ks = sorted({k for pts in lines.values() for k, _ in pts})
+    if ks:
+        ax.set_xticks(ks)
+    ax.set_xlabel("copies k")
+    ax.set_ylabel(rows[0]["scores"][task]["metric"] if task in rows[0]["scores"] else "score")
+    ax.set_title(header, fontsize=10)
+    ax.grid(alpha=0.3)
+
+
+def _series(cfg: dict) -> str:
+    """A configuration's line in a figure: everything but k."""
+    from reba.methods import EmbeddingConfig
+
+    label = EmbeddingConfig(**{**cfg, "k": 1}).label()
+    return label.replace("/prefix", "+prefix").replace("/L", " (layer ").rstrip() + (
+        ")" if "/L" in label else ""
+    )
+
+
+def _heatmap(document: dict, out_dir: Path, level: str) -> list[Path]:
+    """Methods x task types: colour by position between each column's lowest and highest
+    score (metrics differ across columns), the average score written in each cell."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    table = averages(document, level)
+    groups = list(next(iter(table.values())))
+    labels = list(table)
+    values = np.array(
+        [[table[r][g] if table[r][g] is not None else np.nan for g in groups] for r in labels]
+    )
+    shade = np.full_like(values, np.nan)
+    for j in range(len(groups)):
+        column = values[:, j]
+        ok = ~np.isnan(column)
+        if ok.sum() > 1:
+            low, high = column[ok].min(), column[ok].max()
+            shade[ok, j] = (column[ok] - low) / (high - low or 1)
+    fig, ax = plt.subplots(figsize=(1.3 * len(groups) + 3, 0.32 * len(labels) + 1.6))
+    ax.imshow(shade, cmap="viridis", aspect="auto", vmin=0, vmax=1)
+    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(groups)):
+            if not math.isnan(values[i, j]):
+                dark = not math.isnan(shade[i, j]) and shade[i, j] < 0.6
+                ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_title(
+        f"{document['model']}: {level}-level average by task type\n"
+        "(colour: from the column's lowest to its highest)"
+    )
+    fig.tight_layout()
+    path = out_dir / f"heatmap-{level}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _cost_figure(document: dict, out_dir: Path) -> list[Path]:
+    """Texts/s against the average sentence score; @dev rows share their method's cost."""
+    import matplotlib.pyplot as plt
+
+    table = averages(document, "sentence")
+    costs = document["costs"]
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    for row_label, groups in table.items():
+        method, dev = row_label.removesuffix(" @dev"), row_label.endswith(" @dev")
+        base = method.split("/")[0].rsplit("-", 1)[0] if method not in costs else method
+        cost = costs.get(method.split("/")[0]) or costs.get(base)
+        if cost is None or groups["all"] is None:
+            continue
+        ax.scatter(cost["texts_per_second"], groups["all"], marker="^" if dev else "o",
+                   color="C1" if dev else "C0")  # fmt: skip
+        ax.annotate(row_label, (cost["texts_per_second"], groups["all"]), fontsize=6,
+                    xytext=(3, 2), textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("texts/s (log scale; this machine)")
+    ax.set_ylabel("average sentence score")
+    ax.set_title(f"{document['model']}: cost against quality (circle: own layer; triangle: @dev)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = out_dir / "cost.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,54 @@
+"""Named grids of methods, usable in ``reba eval --methods`` next to method names.
+
+repetition    classical pooling, Echo and ReBA over token-level repetition
+prompts       the prompt methods: PromptEOL, PCoT, KE, CK, MetaEOL, Echo's prompt
+interventions Token Prepending and Contrastive Prompting on the prompts (the papers' set)
+reba-prompts  ReBA read-outs over the PromptEOL, PCoT and KE prompts, alone and with TP/CP
+all           all of the above
+word          the word-level grid: repetition read-outs and prompts read at the word
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reba.methods import PRESETS
+from reba.methods.parse import split_method_list
+
+_PROMPTS = ("prompteol", "pcot", "ke")
+GRIDS: dict[str, tuple[str, ...]] = {
+    "repetition": ("mean", "last", "echo", "echo-last", "reba", "reba-last"),
+    "prompts": ("prompteol", "pcot", "ke", "ck", "metaeol", "echo-prompt"),
+    "interventions": tuple(name for name in PRESETS if "+" in name),
+    "reba-prompts": tuple(
+        f"{p}{iv}+{readout}"
+        for p in _PROMPTS
+        for iv in ("", "+tp", "+cp")
+        for readout in ("reba", "reba-last")
+    ),
+    "word": (
+        "mean",
+        "echo",
+        "reba",
+        "prompteol+mean",
+        "prompteol+reba",
+        "pcot+mean",
+        "pcot+reba",
+        "ke+mean",
+        "ke+reba",
+    ),  # fmt: skip
+}
+GRIDS["all"] = tuple(
+    dict.fromkeys(
+        GRIDS["repetition"] + GRIDS["prompts"] + GRIDS["interventions"] + GRIDS["reba-prompts"]
+    )
+)
+
+
+def expand(methods: str | Sequence[str]) -> list[str]:
+    """Method names with every grid name replaced by its methods, duplicates dropped."""
+    names = split_method_list(methods) if isinstance(methods, str) else list(methods)
+    out: list[str] = []
+    for name in names:
+        out += GRIDS.get(name, (name,))
+    return list(dict.fromkeys(out))
