@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         "-o",
         required=True,
-        help="a .npy, .jsonl or .parquet file, or a folder: Parquet parts written as each range "
-        "of rows is done; re-running the same command resumes",
+        help="a .npy, .jsonl or .parquet file, or a folder (no suffix, or ending in /): Parquet "
+        "parts written as each range of rows is done; re-running the same command resumes",
     )
     parser.add_argument("--field", default="text", help="text column of a table (default: text)")
     parser.add_argument("--id-field", default="id", help="id column kept in the output")

@@ -6,6 +6,7 @@ build their ``Embedder`` from it. Nothing here imports the command line.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
@@ -45,13 +46,21 @@ class EmbedJob:
 
     @property
     def writes_folder(self) -> bool:
-        """A folder of parts, unless ``--output`` ends in a single-file format's suffix."""
-        return PurePosixPath(self.output).suffix.lower() not in OUTPUT_FORMATS
+        """A folder of parts: ``--output`` ends in ``/``, has no suffix, or is a folder."""
+        if self.output.endswith(("/", os.sep)) or not PurePosixPath(self.output).suffix:
+            return True
+        return "://" not in self.output and os.path.isdir(self.output)
 
     def check(self) -> None:
         for name in ("batch_size", "shard_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+        suffix = PurePosixPath(self.output).suffix.lower()
+        if not self.writes_folder and suffix not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"{self.output}: unsupported output format {suffix!r}; use one of "
+                f"{OUTPUT_FORMATS}, or a folder (a name without a suffix, or ending in /)"
+            )
 
     def output_config(self, described: dict) -> dict:
         """What a folder's parts must share: the embedder's ``describe()`` and how rows were read
