@@ -204,3 +204,15 @@ def test_interrupted_run_resumes_each_row_once(tmp_path):
         atol=1e-6,
     )
     shutil.rmtree(out)
+
+
+def test_the_manifest_notices_missing_rows():
+    from reba.runners.plan import _gaps
+
+    ranges = [
+        {"file": "a", "start": 0, "end": 10},
+        {"file": "a", "start": 20, "end": 25},
+        {"file": "b", "start": 0, "end": 3},
+    ]
+    assert _gaps(ranges) == ["a rows 10-19"]
+    assert _gaps(ranges[2:]) == []

@@ -5,6 +5,7 @@ the local engine, the 1M-parameter random Llama where only the plumbing is under
 """
 
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -186,7 +187,7 @@ def test_other_configuration_or_a_file_output_is_refused(corpus, ray_run, tmp_pa
 
 
 def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
-    """A folder of Parquet (no ids, a blank text), CSV and text files, read on the workers."""
+    """A folder of Parquet (no ids, a blank text), CSV and gzipped text, read on the workers."""
     data = tmp_path / "data"
     (data / "sub").mkdir(parents=True)
     sentences = _sentences(30)
@@ -194,7 +195,7 @@ def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
     (data / "sub" / "b.csv").write_text(
         "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(sentences[12:20]))
     )
-    (data / "c.txt").write_text("\n".join(sentences[20:]) + "\n")
+    (data / "c.txt.gz").write_bytes(gzip.compress(("\n".join(sentences[20:]) + "\n").encode()))
     code, err = _embed(SMOL, "--input", data, "--output", tmp_path / "local", "--shard-rows", 5)
     assert code == 0, err
     code, err = _embed(
@@ -207,7 +208,7 @@ def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
     want, got = (pq.read_table(tmp_path / name).sort_by(order) for name in ("local", "ray"))
     for column in ("file", "row", "id"):
         assert got.column(column).to_pylist() == want.column(column).to_pylist()
-    # a.parquet and c.txt have no ids; CSV ids are text
+    # a.parquet and c.txt.gz have no ids; CSV ids are text
     assert got.column("id").to_pylist() == [None] * 22 + [str(i) for i in range(8)]
     # Packed rows are other matrix shapes: float32 kernels differ by a few ulp (activations ~40).
     np.testing.assert_allclose(_vectors(got), _vectors(want), atol=1e-4)

@@ -70,15 +70,17 @@ def verify_file(fs, file: InputFile, job: EmbedJob, committed: dict[int, str], o
 
 
 def write_manifest(plan: Plan) -> dict:
-    """``_reba.json`` of a complete run: configuration, inputs, and counts per range."""
+    """``_reba.json`` of a run: configuration, inputs, and counts per range; raise if rows
+    are missing (it then says ``"complete": false``)."""
     ranges = {(c.file, c.start): _counts(c) for c in plan.committed.values()}
     ranges.update({(r["file"], r["start"]): r for r in plan.written})
     listed = [ranges[key] for key in sorted(ranges)]
+    gaps = _gaps(listed)
     manifest = {
         "config": plan.config,
         "input": _shown(plan.job.input),
         "files": _file_list(plan.files),
-        "complete": True,
+        "complete": not gaps,
         "items": sum(r["end"] - r["start"] for r in listed),
         "embedded": sum(r["embedded"] for r in listed),
         "failed": sum(r["failed"] for r in listed),
@@ -86,7 +88,23 @@ def write_manifest(plan: Plan) -> dict:
         "ranges": listed,
     }
     plan.folder.write_manifest(manifest)
+    if gaps:  # never seen: a check that every range of every file was written
+        raise RuntimeError(
+            f"rows missing from {plan.folder.location}: {', '.join(gaps[:5])}; "
+            "re-run the same command to embed them"
+        )
     return manifest
+
+
+def _gaps(ranges: list[dict]) -> list[str]:
+    """Rows not covered by the ranges (sorted by file and start) of each file."""
+    gaps, last = [], {}
+    for r in ranges:
+        end = last.get(r["file"], 0)
+        if r["start"] != end:
+            gaps.append(f"{r['file']} rows {end}-{r['start'] - 1}")
+        last[r["file"]] = r["end"]
+    return gaps
 
 
 def _counts(c: Committed) -> dict:

@@ -189,4 +189,5 @@ class RangeDatasink(Datasink):
         return counts
 
     def on_write_complete(self, write_result) -> None:
-        self.written = [c for returned in write_result.write_returns for c in returned]
+        counts = {(c["file"], c["start"]): c for r in write_result.write_returns for c in r}
+        self.written = list(counts.values())  # a retried write task reports its ranges again
