@@ -3,7 +3,7 @@
 Run from the repository root:
 
     python benchmarks/bench_ray.py [--model gemma-3-270m] [--method reba] [-k 2] [--texts 512]
-                                   [--num-actors 2] [--rounds 2] [--packing]
+                                   [--num-actors 2] [--shard-rows 64] [--rounds 2] [--packing]
                                    [--data ../shared/data/sentence/zh_STSB.jsonl]
                                    [--write benchmarks/RESULTS.md]
 
@@ -13,8 +13,9 @@ runs the two ``reba embed`` command lines in subprocesses, alternating (local, r
 (texts/s over the embedding, which for Ray is the whole pipeline including starting the actors
 and loading the model in each) and the wall clock of the whole command (model load and Ray's
 start included); the median of each, the ratio ray/local, and the largest difference between
-the two outputs row for row. ``--packing`` passes ``--packing`` to both engines. ``--write``
-appends a Markdown section to the file.
+the two outputs row for row. ``--packing`` passes ``--packing`` to both engines. Ray embeds a
+range of ``--shard-rows`` rows per actor call, so the corpus is cut into several ranges per
+actor. ``--write`` appends a Markdown section to the file.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def commands(args, corpus: Path, out: Path) -> dict[str, list[str]]:
         "local": ["reba", "embed", *common, "--output", str(out / "local.parquet")],
         "ray": [
             *("reba", "embed", *common, "--engine", "ray"),
-            *("--num-actors", str(args.num_actors), "--output", str(out / "ray")),
+            *("--num-actors", str(args.num_actors), "--shard-rows", str(args.shard_rows)),
+            *("--output", str(out / "ray")),
         ],
     }
 
@@ -79,7 +81,7 @@ def run_once(command: list[str]) -> dict:
 
 
 def embeddings(path: Path) -> dict[str, np.ndarray]:
-    table = pq.read_table(path)  # a file, or the Ray engine's folder of shards
+    table = pq.read_table(path)  # a file, or the Ray engine's folder of parts
     ids = table.column("id").to_pylist()
     vectors = np.asarray(table.column("embedding").to_pylist(), dtype=np.float32)
     return dict(zip(ids, vectors))
@@ -110,7 +112,8 @@ def markdown(args, runs: dict[str, list[dict]], diff: float) -> str:
         f"{os.cpu_count()} cores; {args.texts} texts (`s1` of `{args.data.name}`), "
         f"{args.model} {args.method} k={args.k}, batch size {args.batch_size}"
         f"{', --packing' if args.packing else ''}; Ray: "
-        f"{args.num_actors} actors on a local Ray. Runs alternate local, ray, ray, local, ...",
+        f"{args.num_actors} actors on a local Ray, --shard-rows {args.shard_rows}. Runs alternate "
+        "local, ray, ray, local, ...",
         "",
         "| engine | texts/s (summary) | wall clock, s | load average (1 min) before -> after |",
         "|---|---|---|---|",
@@ -139,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-actors", type=int, default=2)
+    parser.add_argument("--shard-rows", type=int, default=64, help="ray: rows per range")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--packing", action="store_true", help="reba embed --packing (both)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="jsonl with field s1")

@@ -1,15 +1,19 @@
-"""``reba embed --engine ray``: same output as the local engine, resumable, bad rows reported.
+"""``reba embed --engine ray``: the local engine's files, resumable, and it survives dead actors.
 
-Runs on a local Ray with 2 CPUs and the real SmolLM2-135M weights.
+Runs on a local Ray with 2 CPUs: the real SmolLM2-135M weights where vectors are compared with
+the local engine, the 1M-parameter random Llama where only the plumbing is under test.
 """
 
 import contextlib
+import gzip
 import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +21,36 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
+from corpora import BAD_ROWS, texts, write_jsonl
 
+import reba
 from reba.cli.main import main
 
 DATA_DIR = Path(
     os.environ.get("REBA_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+SRC = Path(__file__).resolve().parents[1] / "src"
 SHARD_ROWS = 16
-MODEL = ["--model", "smollm2-135m", "--method", "reba", "-k", "2", "--batch-size", "8"]
+SMOL = ["--model", "smollm2-135m", "--method", "reba", "-k", "2", "--batch-size", "8"]
+TINY = ["--model", "tiny-random-llama", "--method", "reba", "-k", "2"]
+# Enough rows for the Ray job to embed for a while after its first part is written (one row per
+# forward pass there), so that a kill lands while actors have work.
+TINY_ROWS, TINY_SHARD = 20000, 500
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray's own
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ray_cluster():
+def cluster():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield
+    yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
 
-def _embed(*args) -> tuple[int, str]:
+def _embed(model, *args) -> tuple[int, str]:
     """Run ``reba embed``; return its exit code and what it printed on stderr."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = main(["embed", *MODEL, "--quiet", *map(str, args)])
+        code = main(["embed", *model, "--quiet", *map(str, args)])
     return code, err.getvalue()
 
 
@@ -48,17 +59,22 @@ def _sentences(n: int) -> list[str]:
     return [json.loads(line)["s1"] for line in lines[:n]]
 
 
-def _shard_files(folder: Path) -> list[Path]:
+def _parts(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet"))
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+    }
 
 
-def _read_folder(folder: Path) -> pa.Table:
-    table = pa.concat_tables([pq.read_table(p) for p in _shard_files(folder)])
-    return table.sort_by("row")
+def _vectors(table: pa.Table) -> np.ndarray:
+    return np.array(table.column("embedding").to_pylist(), dtype=np.float32)
+
+
+def _meta(path: Path) -> dict:
+    return json.loads(pq.read_schema(path).metadata[b"reba"])
 
 
 @pytest.fixture(scope="module")
@@ -74,154 +90,250 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local(corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("local") / "emb.parquet"
-    code, _ = _embed("--input", corpus, "--output", out)
-    assert code == 0
-    table = pq.read_table(out)
-    return table, json.loads(table.schema.metadata[b"reba"])
+    """The local engine's single-file output and its folder output, for the same job."""
+    out = tmp_path_factory.mktemp("local")
+    code, err = _embed(SMOL, "--input", corpus, "--output", out / "emb.parquet")
+    assert code == 0, err
+    code, err = _embed(SMOL, "--input", corpus, "--output", out / "emb", "--shard-rows", SHARD_ROWS)
+    assert code == 0, err
+    return pq.read_table(out / "emb.parquet"), out / "emb"
 
 
 @pytest.fixture(scope="module")
 def ray_run(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("ray") / "emb"
-    code, err = _embed(
-        "--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS
-    )
+    args = ("--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS)
+    code, err = _embed(SMOL, *args)
     assert code == 0, err
     return out, err
 
 
 def test_ray_output_equals_local_row_for_row(local, ray_run):
-    table, _ = local
+    single, _ = local
     out, _ = ray_run
-    assert [p.name for p in _shard_files(out)] == [
-        "part-0000000000-0000000016.parquet",
-        "part-0000000016-0000000032.parquet",
-        "part-0000000032-0000000042.parquet",
-    ]
-    got = _read_folder(out)
+    assert len(_parts(out)) == 3  # rows 0-15, 16-31, 32-41
+    got = pq.read_table(out).sort_by("row")
     assert got.schema.field("embedding").type == pa.list_(pa.float32(), 576)
-    assert got.column("row").to_pylist() == table.column("row").to_pylist()
-    assert got.column("id").to_pylist() == table.column("id").to_pylist()
+    assert got.column("row").to_pylist() == single.column("row").to_pylist()
+    assert got.column("id").to_pylist() == single.column("id").to_pylist()
     assert "bad-empty" not in got.column("id").to_pylist() and got.num_rows == 40
-    np.testing.assert_allclose(
-        np.array(got.column("embedding").to_pylist(), dtype=np.float32),
-        np.array(table.column("embedding").to_pylist(), dtype=np.float32),
-        atol=1e-5,
+    np.testing.assert_allclose(_vectors(got), _vectors(single), atol=1e-5)
+
+
+def test_ray_writes_the_local_engines_files(local, ray_run):
+    """Same part names, schemas, metadata (configuration, ranges, digests, counts), failures
+    and manifest as the local engine's folder: either engine can resume the other's run."""
+    _, folder = local
+    out, _ = ray_run
+    assert [p.name for p in _parts(out)] == [p.name for p in _parts(folder)]
+    for mine, theirs in zip(_parts(out), _parts(folder)):
+        assert pq.read_schema(mine).remove_metadata() == pq.read_schema(theirs).remove_metadata()
+        assert _meta(mine) == _meta(theirs)
+    failures = pq.read_table(out / "_failures").to_pylist()
+    assert failures == pq.read_table(folder / "_failures").to_pylist()
+    assert [(f["row"], f["id"]) for f in failures] == [(5, "bad-empty"), (23, "bad-missing")]
+    assert json.loads((out / "_reba.json").read_text()) == json.loads(
+        (folder / "_reba.json").read_text()
     )
 
 
-def test_ray_with_packing_equals_local(local, corpus, tmp_path):
-    table, _ = local
-    code, err = _embed(
-        "--engine", "ray", "--input", corpus, "--output", tmp_path / "packed", "--packing"
-    )
-    assert code == 0, err
-    got = _read_folder(tmp_path / "packed")
-    assert got.column("row").to_pylist() == table.column("row").to_pylist()
-    # Packed rows are other matrix shapes: float32 kernels differ by a few ulp (activations ~40).
-    np.testing.assert_allclose(
-        np.array(got.column("embedding").to_pylist(), dtype=np.float32),
-        np.array(table.column("embedding").to_pylist(), dtype=np.float32),
-        atol=1e-4,
-    )
-
-
-def test_failures_config_and_summary(local, ray_run):
-    _, local_meta = local
-    out, err = ray_run
-    manifest = json.loads((out / "_reba.json").read_text())
-    assert manifest["failures"] == local_meta["failures"]
-    assert [f["row"] for f in manifest["failures"]] == [5, 23]
-    assert "text is empty" in manifest["failures"][0]["reason"]
-    assert "no field 'text'" in manifest["failures"][1]["reason"]
-    for key in ("model", "method", "k", "layer", "max_length", "dimension", "reba_version"):
-        assert manifest["config"][key] == local_meta[key], key
-    assert manifest["config"]["shard_rows"] == SHARD_ROWS
-    assert (manifest["items"], manifest["embedded"], manifest["failed"]) == (42, 40, 2)
-    first = json.loads(pq.read_schema(_shard_files(out)[0]).metadata[b"reba"])
-    assert first["k"] == 2 and first["shard"] == [0, 16] and first["rows"] == 15
-    assert first["failures"] == [manifest["failures"][0]]
-    assert "skipped row 5: text is empty" in err and "skipped row 23: no field 'text'" in err
-    assert "42 items, 40 embedded, 0 truncated, 2 failed" in err
-    assert "3 shards: 3 computed, 0 skipped" in err and "texts/s" in err
+def test_summary_names_bad_rows(ray_run):
+    _, err = ray_run
+    assert "skipped corpus.jsonl row 5: text is empty" in err
+    assert "skipped corpus.jsonl row 23: no field 'text'" in err
+    assert "42 items, 40 embedded, 0 truncated, 2 failed; 3 shards: 3 computed, 0 skipped" in err
 
 
 def test_rerun_writes_nothing(corpus, ray_run):
     out, _ = ray_run
     before = _mtimes(out)
-    code, err = _embed(
-        "--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS
-    )
-    assert code == 0
-    assert _mtimes(out) == before
+    args = ("--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS)
+    code, err = _embed(SMOL, *args)
+    assert code == 0 and _mtimes(out) == before
     assert "3 shards: 0 computed, 3 skipped" in err
-    assert "42 items, 40 embedded, 0 truncated, 2 failed" in err
 
 
-def test_deleted_shard_is_recomputed_alone(corpus, ray_run, tmp_path):
+def test_deleted_part_is_recomputed_alone(corpus, ray_run, tmp_path):
     original, _ = ray_run
     out = tmp_path / "copy"
     shutil.copytree(original, out)  # copy2 keeps the mtimes
-    middle = out / "part-0000000016-0000000032.parquet"
+    middle = _parts(out)[1]
     middle.unlink()
     before = _mtimes(out)
+    del before[f"_failures/{middle.name}"]  # row 23's failure: rewritten with its range
     code, err = _embed(
-        *("--engine", "ray", "--num-actors", 1, "--input", corpus, "--output", out),
+        *(SMOL, "--engine", "ray", "--num-actors", 1, "--input", corpus, "--output", out),
         *("--shard-rows", SHARD_ROWS),
     )
     assert code == 0, err
     assert "3 shards: 1 computed, 2 skipped" in err and "(15 embedded this run)" in err
     after = _mtimes(out)
-    assert set(after) == set(before) | {middle.name}
-    assert all(after[name] == mtime for name, mtime in before.items())
+    assert set(after) == set(before) | {middle.name, f"_failures/{middle.name}"}
+    assert [n for n, mtime in before.items() if after[n] != mtime] == []
     again, first = pq.read_table(middle), pq.read_table(original / middle.name)
     assert again.column("id").to_pylist() == first.column("id").to_pylist()
-    np.testing.assert_allclose(
-        np.array(again.column("embedding").to_pylist()),
-        np.array(first.column("embedding").to_pylist()),
-        atol=1e-5,
-    )
+    np.testing.assert_allclose(_vectors(again), _vectors(first), atol=1e-5)
 
 
-def test_other_configuration_is_refused(corpus, ray_run):
+def test_other_configuration_or_a_file_output_is_refused(corpus, ray_run, tmp_path):
     out, _ = ray_run
     before = _mtimes(out)
-    args = ("--engine", "ray", "--input", corpus, "--output", out)
-    code, err = _embed(*args, "--shard-rows", SHARD_ROWS, "--layer", "-2")
+    args = ("--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS)
+    code, err = _embed(SMOL, *args, "--layer", "-2")
     assert code == 2 and "different configuration (layer: -2 now, -1 there)" in err
-    code, err = _embed(*args, "--shard-rows", 10)
-    assert code == 2 and "shard_rows: 10 now, 16 there" in err
     assert _mtimes(out) == before
+    code, err = _embed(SMOL, "--engine", "ray", "--input", corpus, "--output", tmp_path / "e.npy")
+    assert code == 2 and "--engine ray writes a folder of Parquet parts" in err
 
 
-def test_parquet_input_without_ids_uses_row_numbers(tmp_path):
-    texts = _sentences(12)
-    texts[3] = "   "
-    source = tmp_path / "texts.parquet"
-    pq.write_table(pa.table({"text": texts, "label": list(range(12))}), source)
-    code, _ = _embed("--input", source, "--output", tmp_path / "local.parquet")
-    assert code == 0
+def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
+    """A folder of Parquet (no ids, a blank text), CSV and gzipped text, read on the workers."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    sentences = _sentences(30)
+    pq.write_table(pa.table({"text": sentences[:3] + ["  "] + sentences[3:12]}), data / "a.parquet")
+    (data / "sub" / "b.csv").write_text(
+        "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(sentences[12:20]))
+    )
+    (data / "c.txt.gz").write_bytes(gzip.compress(("\n".join(sentences[20:]) + "\n").encode()))
+    code, err = _embed(SMOL, "--input", data, "--output", tmp_path / "local", "--shard-rows", 5)
+    assert code == 0, err
     code, err = _embed(
-        "--engine", "ray", "--num-actors", 1, "--input", source, "--output", tmp_path / "emb"
+        *(SMOL, "--engine", "ray", "--input", data, "--output", tmp_path / "ray"),
+        *("--shard-rows", 5, "--packing"),
     )
     assert code == 0, err
-    assert "12 items, 11 embedded, 0 truncated, 1 failed; 1 shards: 1 computed" in err
-    local, got = pq.read_table(tmp_path / "local.parquet"), _read_folder(tmp_path / "emb")
-    assert got.column_names == ["row", "embedding"]
-    assert got.column("row").to_pylist() == [r for r in range(12) if r != 3]
-    np.testing.assert_allclose(
-        np.array(got.column("embedding").to_pylist()),
-        np.array(local.column("embedding").to_pylist()),
-        atol=1e-5,
+    assert "31 items, 30 embedded, 0 truncated, 1 failed" in err
+    order = [("file", "ascending"), ("row", "ascending")]
+    want, got = (pq.read_table(tmp_path / name).sort_by(order) for name in ("local", "ray"))
+    for column in ("file", "row", "id"):
+        assert got.column(column).to_pylist() == want.column(column).to_pylist()
+    # a.parquet and c.txt.gz have no ids; CSV ids are text
+    assert got.column("id").to_pylist() == [None] * 22 + [str(i) for i in range(8)]
+    # Packed rows are other matrix shapes: float32 kernels differ by a few ulp (activations ~40).
+    np.testing.assert_allclose(_vectors(got), _vectors(want), atol=1e-4)
+    failures = pq.read_table(tmp_path / "ray" / "_failures").to_pylist()
+    assert [(f["file"], f["row"]) for f in failures] == [("a.parquet", 3)]
+
+
+# --- fault tolerance, with the tiny model ----------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    """20000 generated rows (3 bad), and ``Embedder.encode``'s vectors of every 50th row."""
+    source = write_jsonl(tmp_path_factory.mktemp("tiny") / "tiny.jsonl", TINY_ROWS, 7, BAD_ROWS)
+    sample = [r for r in range(0, TINY_ROWS, 50) if r not in BAD_ROWS]
+    every = texts(TINY_ROWS, seed=7)
+    vectors = reba.Embedder("tiny-random-llama", method="reba", k=2).encode(
+        [every[r] for r in sample]
     )
-    manifest = json.loads((tmp_path / "emb" / "_reba.json").read_text())
-    assert [f["row"] for f in manifest["failures"]] == [3]
+    return source, dict(zip(sample, vectors))
+
+
+def _ray_job(address: str, source: Path, out: Path) -> subprocess.Popen:
+    """``reba embed --engine ray`` as a driver of its own, joining this module's Ray."""
+    command = [sys.executable, "-m", "reba.cli.main", "embed", *TINY, "--quiet", "--engine", "ray"]
+    command += ["--address", address, "--input", str(source), "--output", str(out)]
+    command += ["--shard-rows", str(TINY_SHARD), "--batch-size", "1"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_parts(job: subprocess.Popen, out: Path, parts: int) -> None:
+    deadline = time.monotonic() + 600
+    while len(_parts(out)) < parts and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.poll() is None, f"the job ended first: {job.stderr.read()[-3000:]}"
+
+
+def _embedding_actors() -> set[int]:
+    """PIDs of the embedding actors of this test's Ray (the processes it started), by title."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError):
+            if b"EmbedRanges" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+    return found
+
+
+def _check_complete(out: Path, sample: dict[int, np.ndarray]) -> None:
+    """Every good row once and none twice; sampled rows equal to ``Embedder.encode``'s."""
+    table = pq.read_table(out)
+    rows = table.column("row").to_pylist()
+    assert len(rows) == len(set(rows)) and set(rows) == set(range(TINY_ROWS)) - set(BAD_ROWS)
+    got = dict(zip(rows, _vectors(table)))
+    np.testing.assert_allclose(
+        np.stack([got[r] for r in sample]), np.stack(list(sample.values())), atol=1e-5
+    )
+    failures = pq.read_table(out / "_failures").column("row").to_pylist()
+    assert sorted(failures) == sorted(BAD_ROWS)
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds actor processes through /proc")
+def test_killed_actor_is_restarted_and_the_output_is_complete(cluster, tiny_corpus, tmp_path):
+    source, sample = tiny_corpus
+    out = tmp_path / "emb"
+    job = _ray_job(cluster, source, out)
+    try:
+        _wait_for_parts(job, out, 1)
+        while not _embedding_actors() and job.poll() is None:
+            time.sleep(0.02)
+        before = _embedding_actors()
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        parts_at_kill = len(_parts(out))
+        seen = set()
+        while job.poll() is None:
+            seen |= _embedding_actors()
+            time.sleep(0.1)
+    finally:
+        job.wait(timeout=600)
+    err = job.stderr.read()
+    assert job.returncode == 0, err[-3000:]
+    total = -(-TINY_ROWS // TINY_SHARD)
+    assert parts_at_kill < total // 2  # killed mid-run, with most of the work left
+    assert victim not in seen and seen - before, "no actor was started in place of the dead one"
+    assert f"{total} shards: {total} computed, 0 skipped" in err
+    _check_complete(out, sample)
+
+
+def test_interrupted_run_resumes_each_row_once(cluster, tiny_corpus, tmp_path):
+    source, sample = tiny_corpus
+    out = tmp_path / "emb"
+    job = _ray_job(cluster, source, out)
+    try:
+        _wait_for_parts(job, out, 2)
+        job.send_signal(signal.SIGKILL)  # the driver: its actors and tasks go with it
+    finally:
+        job.wait(timeout=600)
+    done = len(_parts(out))
+    total = -(-TINY_ROWS // TINY_SHARD)
+    assert 2 <= done < total
+    code, err = _embed(
+        *(TINY, "--engine", "ray", "--input", source, "--output", out),
+        *("--shard-rows", TINY_SHARD),
+    )
+    assert code == 0, err
+    computed = int(err.split(" computed, ")[0].rsplit(" ", 1)[1])
+    assert f"{total} shards: {computed} computed, {total - computed} skipped" in err
+    assert total - computed >= done  # nothing committed before the kill was redone
+    _check_complete(out, sample)
 
 
 def test_missing_ray_says_how_to_install(corpus, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
-    code, err = _embed("--engine", "ray", "--input", corpus, "--output", tmp_path / "x")
+    code, err = _embed(SMOL, "--engine", "ray", "--input", corpus, "--output", tmp_path / "x")
     assert code == 2
     assert 'pip install "reba[ray]"' in err and 'pip install "ray[data]"' in err
     assert not (tmp_path / "x").exists()

@@ -1,21 +1,30 @@
-"""``reba embed``: embed every row of a file and write the vectors with their configuration."""
+"""``reba embed``: parse the options, run the chosen engine, print its summary."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
-from reba.cli.options import add_model_options, make_embedder
-from reba.io import InputRecords, read_inputs, write_embeddings
+from reba.cli.options import add_model_options
+from reba.runners.job import EmbedJob
 
-HELP = "embed the texts (or words in context) of a .txt/.jsonl/.csv/.parquet file"
+HELP = "embed the texts (or words in context) of .txt/.jsonl/.csv/.parquet files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", required=True, help="one text per line, or a table")
-    parser.add_argument("--output", "-o", required=True, help=".npy, .jsonl or .parquet")
+    parser.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        help="a file, a folder or a glob of .txt/.jsonl/.csv/.parquet files (local, or a URI "
+        "such as s3://bucket/corpus/)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="a .npy, .jsonl or .parquet file, or a folder (no suffix, or ending in /): Parquet "
+        "parts written as each range of rows is done; re-running the same command resumes",
+    )
     parser.add_argument("--field", default="text", help="text column of a table (default: text)")
     parser.add_argument("--id-field", default="id", help="id column kept in the output")
     target = parser.add_mutually_exclusive_group()
@@ -26,110 +35,92 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--packing",
         action="store_true",
-        help="several short texts per model row instead of padding (faster on unsorted batches, "
-        "e.g. the ray engine's; equal to float32 rounding)",
+        help="several short texts per model row instead of padding (faster on unsorted batches; "
+        "equal to float32 rounding)",
+    )
+    parser.add_argument(
+        "--shard-rows",
+        type=int,
+        default=10000,
+        help="folder outputs: rows of each input file per part, the unit of resuming and of "
+        "the ray engine's work (default: 10000)",
     )
     add_model_options(parser)
+    _add_ray_arguments(parser)
+
+
+def _add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     ray = parser.add_argument_group(
-        "engine", "--engine ray: a Ray Data actor pool writing a folder of Parquet shards"
+        "engine", "--engine ray: Ray Data reads, embeds and writes on the workers of a cluster"
     )
     ray.add_argument(
         "--engine",
         choices=("local", "ray"),
         default="local",
-        help="local: one process (default); ray: Ray Data, --output is a folder, resumable",
+        help="local: this process (default); ray: a Ray actor pool, --output is a folder",
     )
-    ray.add_argument(
-        "--num-actors", type=int, default=2, help="ray: model replicas (actors) (default: 2)"
-    )
+    ray.add_argument("--num-actors", type=int, default=2, help="ray: model replicas (default: 2)")
     ray.add_argument(
         "--cpus-per-actor",
-        type=int,
+        type=float,
         default=None,
-        help="ray: CPUs (torch threads) per actor (default: a local Ray's CPUs shared out, else 1)",
+        help="ray: CPUs per actor, also its torch threads (default: a local Ray's CPUs shared "
+        "out, else 1)",
+    )
+    ray.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        help="ray: GPUs per actor, fractions allowed (e.g. 0.5: two actors per GPU); an actor "
+        "with a GPU runs on cuda (default: 0)",
     )
     ray.add_argument(
         "--address",
         default=None,
-        help="ray: join this Ray cluster (e.g. auto, ray://host:10001); default: start one here",
-    )
-    ray.add_argument(
-        "--shard-rows",
-        type=int,
-        default=10000,
-        help="ray: input rows per output shard; done shards are skipped on re-runs "
-        "(default: 10000)",
+        help="ray: join this Ray cluster (e.g. auto, ray://head:10001); default: start one here",
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.engine == "ray":
-        from reba.ray_engine import run_ray  # imports Ray lazily: not needed for local runs
-
-        return run_ray(args)
-    records, level = read_records(args)
-    embedder = make_embedder(args)
-    start = time.perf_counter()
-    result = embedder.embed(
-        records.items,
-        level=level,
+def job_from_args(args: argparse.Namespace) -> EmbedJob:
+    return EmbedJob(
+        input=args.input,
+        output=args.output,
+        model=args.model,
+        method=args.method,
+        k=args.k,
+        layer=args.layer,
+        include_prefix=args.include_prefix,
+        preprocess=args.preprocess,
+        max_length=args.max_length,
+        device=args.device,
+        dtype=args.dtype,
         batch_size=args.batch_size,
         normalize=args.normalize,
-        show_progress_bar=not args.quiet,
         packing=args.packing,
-    )
-    seconds = time.perf_counter() - start
-    failures = [{"row": row, "reason": reason} for row, reason in records.problems.items()]
-    failures += [{"row": records.rows[f.index], "reason": f.reason} for f in result.failures]
-    failures.sort(key=lambda f: f["row"])
-    rows = [records.rows[i] for i in result.indices]
-    ids = [records.ids[i] for i in result.indices] if records.ids is not None else None
-    files = write_embeddings(
-        args.output,
-        result.embeddings,
-        rows=rows,
-        ids=ids,
-        config={**embedder.describe(), "level": level, "input": str(Path(args.input).resolve())},
-        failures=failures,
-    )
-    _summary(
-        len(records.rows) + len(records.problems),
-        len(rows),
-        len(result.truncated),
-        failures,
-        seconds,
-        files,
-    )
-    return 0 if rows or not failures else 1
-
-
-def read_records(args: argparse.Namespace) -> tuple[InputRecords, str]:
-    """The input file's rows, and the level they are embedded at (word if a target is named)."""
-    records = read_inputs(
-        args.input,
         field=args.field,
         id_field=args.id_field,
         word_field=args.word_field,
         span_field=args.span_field,
+        shard_rows=args.shard_rows,
+        quiet=args.quiet,
     )
-    return records, "word" if (args.word_field or args.span_field) else "sentence"
 
 
-def print_skipped(failures: list[dict], listed_in: str, shown: int = 20) -> None:
-    """The first skipped rows and their reasons, on stderr; the rest are in ``listed_in``."""
-    for f in failures[:shown]:
-        print(f"  skipped row {f['row']}: {f['reason']}", file=sys.stderr)
-    if len(failures) > shown:
-        print(f"  ... and {len(failures) - shown} more (listed in {listed_in})", file=sys.stderr)
+def run(args: argparse.Namespace) -> int:
+    job = job_from_args(args)
+    if args.engine == "ray":
+        from reba.runners.ray import RayOptions, run_ray  # Ray is imported only here
 
+        options = RayOptions(
+            num_actors=args.num_actors,
+            cpus_per_actor=args.cpus_per_actor,
+            gpus_per_actor=args.gpus_per_actor,
+            address=args.address,
+        )
+        summary = run_ray(job, options)
+    else:
+        from reba.runners.local import run_local
 
-def _summary(total, written, truncated, failures, seconds, files) -> None:
-    out = sys.stderr
-    print_skipped(failures, "the output's metadata")
-    rate = written / seconds if seconds > 0 else float("inf")
-    print(
-        f"reba embed: {total} items, {written} embedded, {truncated} truncated, "
-        f"{len(failures)} failed, {seconds:.1f} s, {rate:.1f} texts/s -> "
-        + ", ".join(map(str, files)),
-        file=out,
-    )
+        summary = run_local(job)
+    summary.print()
+    return summary.exit_code

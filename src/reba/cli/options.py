@@ -56,22 +56,5 @@ def add_model_options(parser: argparse.ArgumentParser, *, method: str = "reba") 
         "--batch-size",
         type=int,
         default=16,
-        help="model rows per forward pass: one text each, or several when packed; the ray "
-        "engine also hands each actor this many texts per call (default: 16)",
-    )
-
-
-def make_embedder(args: argparse.Namespace):
-    from reba import Embedder
-
-    return Embedder(
-        args.model,
-        method=args.method,
-        k=args.k,
-        layer=args.layer,
-        include_prefix=args.include_prefix,
-        preprocess=args.preprocess,
-        max_length=args.max_length,
-        device=args.device,
-        dtype=args.dtype,
+        help="model rows per forward pass: one text each, or several when packed (default: 16)",
     )
