@@ -256,7 +256,7 @@ def _config_name(embedder: Embedder) -> str:
     method = re.sub(r"[^\w.+-]+", "_", embedder.method)  # e.g. ke+cp[alpha=2] -> ke+cp_alpha_2_
     name = f"{_slug(embedder.model_name)}-{method}-k{embedder.k}"
     if embedder.config.layer is not None:
-        name += f"-layer{embedder.layer}"
+        name += f"-layer{embedder.config.layer}"
     if embedder.config.preprocess:
         name += f"-{embedder.config.preprocess}"
     if embedder.config.include_prefix:

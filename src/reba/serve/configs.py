@@ -51,7 +51,7 @@ def default_name(embedder: Embedder, model: str) -> str:
     for a layer other than the method's own)."""
     stem = Path(model.rstrip("/")).name
     stem = stem[: -len(".gguf")] if stem.endswith(".gguf") else stem
-    layer = "" if embedder.config.layer is None else f"-L{embedder.layer}"
+    layer = "" if embedder.config.layer is None else f"-L{embedder.config.layer}"
     return f"{stem}-{embedder.method}-k{embedder.k}{layer}"
 
 
