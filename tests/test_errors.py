@@ -120,3 +120,29 @@ def test_nan_from_the_model_is_reported_loudly(capsys):
     assert len(result.failures) == 2 and result.embeddings.shape == (0, model.config.hidden_size)
     assert "item 1 ('another'): the model produced NaN or inf" in capsys.readouterr().err
     assert np.isfinite(result.embeddings).all()
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("reba+tp", "not defined on the plain repetition input"),
+        ("echo-prompt+tp", "no quote before"),
+        ("pcot+tp+cp", "at most one intervention"),
+        ("pcot+cp[alpha=x]", r"cp\[alpha\] must be float"),
+        ("pcot+cp[beta=1]", "cp takes layer=, alpha=, mode="),
+        ("pcot+xyz", "unknown part 'xyz'"),
+        ("pcot+cp[layer=9]", "Contrastive Prompting's layer must be a decoder layer 0..5"),
+        ("prompteol+tp[end=12]", "0 <= start < end <= 6"),
+    ],
+)
+def test_impossible_methods_are_refused_with_the_reason(emb, method, message):
+    with pytest.raises(ValueError, match=message):
+        reba.Embedder(emb.lm, method=method)
+
+
+def test_cp_on_an_architecture_without_a_known_projection_names_the_class(emb, monkeypatch):
+    from reba.models import anatomy
+
+    monkeypatch.setattr(anatomy, "OUTPUT_PROJECTION_NAMES", ("no_such_projection",))
+    with pytest.raises(ValueError, match="LlamaModel .*LlamaDecoderLayer.*no attention output"):
+        reba.Embedder(emb.lm, method="ke+cp").encode(["a text"])

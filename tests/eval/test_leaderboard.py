@@ -101,3 +101,20 @@ def test_costs_are_measured_per_method(lm, small_data, tmp_path):
     assert set(costs) == {"mean", "ck"} and costs["ck"]["forwards_per_text"] == 2
     assert costs["mean"]["texts_per_second"] > 0
     json.dumps(doc)  # the document stays plain JSON
+
+
+def test_paired_differences_are_bootstrapped_on_the_same_resamples():
+    from reba.eval.report import _paired
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0.5, 0.1, 200)  # both rows move together on each resample
+
+    def row(name, shift):
+        extra = {"units": 50, "resamples": list(shared + shift + rng.normal(0, 0.001, 200))}
+        return {"label": name, "scores": {"t": {"value": 0.5 + shift, "extra": extra}}}
+
+    table = _paired([row("prompteol", 0.0), row("pcot", 0.02)], [("t", "value", "t")], "prompteol")
+    line = next(x for x in table.splitlines() if x.startswith("| pcot"))
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[1] == "+0.0200" and float(cells[2]) < 0.002  # far below each score's 0.1
+    assert cells[3] == "1 / 0"

@@ -32,6 +32,7 @@ TEXTS = [
 ]
 METHODS = [("mean", None), ("last", None), ("echo", 2), ("echo-last", 3), ("prompteol", None)]
 METHODS += [("reba", 2), ("reba", 1), ("reba-last", 2)]
+METHODS += [("pcot+reba", None), ("prompteol+tp", None), ("ke+cp[alpha=2]", None), ("ck", None)]
 
 
 def close(got, expected, rtol: float = 1e-5) -> None:

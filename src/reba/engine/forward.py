@@ -120,27 +120,30 @@ class _Placed:
 
 @dataclass
 class _Batch:
+    """Rows of requests laid out as model inputs."""
+
     ids: torch.Tensor
     run: dict  # keyword arguments of the model call, but the inputs
-    placed: list[_Placed]
+    placed: list[_Placed]  # every request, in row order
 
 
-def _assemble(lm: LoadedModel, rows: list[list[PreparedInput]]) -> _Batch:
-    """Token ids of rows of inputs (padded, or packed back to back) and how to run them."""
-    width = max(sum(p.length for p in row) for row in rows)
-    ids = torch.zeros((len(rows), width), dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    placed, offsets = [], []
-    for b, row in enumerate(rows):
+def _assemble(lm: LoadedModel, batch: list[list[Request]]) -> _Batch:
+    """Token ids of rows of requests (padded, or packed back to back) and how to run them."""
+    width = max(sum(r.input.length for r in row) for row in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    placed = []
+    for b, row in enumerate(batch):
         offset = 0
-        for p in row:
-            ids[b, offset : offset + p.length] = torch.tensor(p.ids)
-            mask[b, offset : offset + p.length] = 1
-            offsets.append((b, offset))
-            offset += p.length
+        for request in row:
+            n = request.input.length
+            ids[b, offset : offset + n] = torch.tensor(request.input.ids)
+            mask[b, offset : offset + n] = 1
+            placed.append(_Placed(request, b, offset))
+            offset += n
     run: dict = {"use_cache": False}
-    if any(len(row) > 1 for row in rows):  # transformers then masks block-diagonally
-        positions = [packed_positions([p.length for p in row], width) for row in rows]
+    if any(len(row) > 1 for row in batch):  # transformers then masks block-diagonally
+        positions = [packed_positions([r.input.length for r in row], width) for row in batch]
         run.update(attention_mask=None, position_ids=torch.stack(positions).to(lm.device))
     else:
         run.update(attention_mask=mask.to(lm.device))
@@ -149,16 +152,10 @@ def _assemble(lm: LoadedModel, rows: list[list[PreparedInput]]) -> _Batch:
 
 def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
     """One forward over ``batch`` (rows of requests), split back into per-request outputs."""
-    assembled = _assemble(lm, [[r.input for r in row] for row in batch])
-    placed = [
-        _Placed(r, b, off)
-        for (b, row), offsets in zip(enumerate(batch), _row_offsets(batch))
-        for r, off in zip(row, offsets)
-    ]
-    columns, column_starts = _gather_per_row(
-        placed, [p.request.columns for p in placed], len(batch)
-    )
-    rows, row_starts = _gather_per_row(placed, [p.request.rows for p in placed], len(batch))
+    assembled = _assemble(lm, batch)
+    placed = assembled.placed
+    columns, column_starts = _gather_per_row(placed, [p.request.columns for p in placed])
+    rows, row_starts = _gather_per_row(placed, [p.request.rows for p in placed])
     device = lm.device
     recorder = BackwardAttention(
         _pad(columns).to(device) if plan.attention and any(columns) else None,
@@ -167,7 +164,7 @@ def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
     )
     run = {**assembled.run, "output_hidden_states": plan.layers != (-1,)}
     with ExitStack() as stack:
-        inputs = _inputs(lm, assembled, placed, plan, batch, stack)
+        inputs = _inputs(lm, assembled, plan, batch, stack)
         stack.enter_context(_attention_context(lm, path, recorder))
         out = lm.model(**inputs, **run)
     if path is not None and recorder.layers == 0:
@@ -179,29 +176,17 @@ def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
         yield at.request, _output_of(at, out, plan.layers, recorder, col0, row0)
 
 
-def _row_offsets(batch: list[list[Request]]) -> list[list[int]]:
-    out = []
-    for row in batch:
-        offsets, offset = [], 0
-        for r in row:
-            offsets.append(offset)
-            offset += r.input.length
-        out.append(offsets)
-    return out
-
-
-def _inputs(lm, assembled: _Batch, placed: list[_Placed], plan: Plan, batch, stack) -> dict:
+def _inputs(lm, assembled: _Batch, plan: Plan, batch, stack) -> dict:
     """The model's input arguments, with the plan's intervention installed on ``stack``."""
     intervention = plan.intervention
+    lasts = _positions(lm, [(at, at.request.input.last) for at in assembled.placed])
     if isinstance(intervention, TokenPrepending):
-        holders = _positions(lm, [(at, at.request.input.placeholder) for at in placed])
-        lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
+        holders = _positions(lm, [(at, at.request.input.placeholder) for at in assembled.placed])
         embeds = iv.token_prepending_embeddings(lm.model, assembled.ids, intervention, holders)
         stack.enter_context(iv.token_prepending(lm.model, intervention, holders, lasts))
         return {"inputs_embeds": embeds}
     if isinstance(intervention, ContrastivePrompting):
         reference = _auxiliary_reference(lm, batch, intervention)
-        lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
         stack.enter_context(iv.contrastive_prompting(lm.model, intervention, lasts, reference))
     return {"input_ids": assembled.ids}
 
@@ -209,23 +194,14 @@ def _inputs(lm, assembled: _Batch, placed: list[_Placed], plan: Plan, batch, sta
 def _auxiliary_reference(lm, batch: list[list[Request]], cp: ContrastivePrompting):
     """CP's ``b`` for each request, from its auxiliary prompt laid out like the main batch
     (same rows, packed or padded), run up to layer ``cp.layer`` only."""
-    auxiliary = _assemble(lm, [[r.auxiliary for r in row] for row in batch])
-    placed = [
-        _Placed(Request(r.auxiliary), b, off)
-        for (b, row), offsets in zip(enumerate(batch), _aux_offsets(batch))
-        for r, off in zip(row, offsets)
-    ]
-    lasts = _positions(lm, [(at, at.request.input.last) for at in placed])
+    auxiliary = _assemble(lm, [[Request(r.auxiliary) for r in row] for row in batch])
+    lasts = _positions(lm, [(at, at.request.input.last) for at in auxiliary.placed])
 
     def run():
         with attention_implementation(lm.model, "sdpa") if lm.causal else nullcontext():
             lm.model(input_ids=auxiliary.ids, **auxiliary.run)
 
     return iv.contrastive_reference(lm.model, cp, run, lasts)
-
-
-def _aux_offsets(batch):
-    return _row_offsets([[Request(r.auxiliary) for r in row] for row in batch])
 
 
 def _positions(lm, pairs: list[tuple[_Placed, int]]) -> iv.Positions:
@@ -258,11 +234,11 @@ def _output_of(at: _Placed, out, layers, recorder: BackwardAttention, col0: int,
 
 
 def _gather_per_row(
-    placed: list[_Placed], positions: list[list[int]], n_rows: int
+    placed: list[_Placed], positions: list[list[int]]
 ) -> tuple[list[list[int]], list[int]]:
     """Each input's ``positions`` shifted to where it sits and concatenated per row, and where
     each input's run starts in its row's list."""
-    per_row: list[list[int]] = [[] for _ in range(n_rows)]
+    per_row: list[list[int]] = [[] for _ in range(1 + max(at.b for at in placed))]
     starts = []
     for at, own in zip(placed, positions):
         starts.append(len(per_row[at.b]))

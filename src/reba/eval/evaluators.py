@@ -127,7 +127,7 @@ class Evaluator(ABC):
         self, task: Task, embeddings: Mapping[Input, np.ndarray], bootstrap: int = 0
     ) -> TaskScore:
         """Score ``task``; with ``bootstrap`` resamples of its units, ``extra["se"]`` is the
-        standard error of the score."""
+        standard error of the score and ``extra["resamples"]`` the resampled scores."""
         skips = SkipLog(multi_role=len(task.rows) > 1)
         scored: dict[str, Scored] = {}
         for role, rows in task.rows.items():
@@ -142,7 +142,10 @@ class Evaluator(ABC):
         if all(scored.values()):
             value, extra = self.compute(scored, skips)
             if bootstrap and self.units is not None:
-                extra["se"] = metrics.bootstrap_se(self.units.metric, self.units.count, bootstrap)
+                values = metrics.bootstrap(self.units.metric, self.units.count, bootstrap)
+                extra["se"] = metrics.standard_error(values)
+                extra["units"] = self.units.count  # paired comparisons need equal units
+                extra["resamples"] = [round(v, 5) if v == v else None for v in values]
         else:
             value, extra = float("nan"), {"error": "a role has no scorable rows"}
         n_items = sum(len(rows) for rows in task.rows.values())

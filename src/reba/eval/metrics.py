@@ -185,11 +185,21 @@ def mean_average_precision(scores: Sequence[ArrayLike], labels: Sequence[ArrayLi
     return float(np.mean([average_precision(s, y) for s, y in zip(scores, labels, strict=True)]))
 
 
-def bootstrap_se(metric, n: int, resamples: int, seed: int = 0) -> float:
-    """Standard error of ``metric(indices)`` over ``n`` units: the standard deviation of the
-    metric on ``resamples`` resamples of the units with replacement (NaN resamples, e.g. of
-    one class only, are left out)."""
+def bootstrap(metric, n: int, resamples: int, seed: int = 0) -> list[float]:
+    """``metric(indices)`` on ``resamples`` resamples with replacement of ``n`` units. The
+    resamples depend only on ``n`` and ``seed``: two configurations scored on the same units
+    get the same resamples, so their differences can be bootstrapped in pairs."""
     rng = np.random.default_rng(seed)
-    values = [metric(rng.integers(0, n, n)) for _ in range(resamples)]
+    return [float(metric(rng.integers(0, n, n))) for _ in range(resamples)]
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """The standard deviation of bootstrap values (NaN resamples, e.g. of one class only, are
+    left out)."""
     values = [v for v in values if v == v]
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def bootstrap_se(metric, n: int, resamples: int, seed: int = 0) -> float:
+    """Standard error of ``metric(indices)`` over ``n`` units (see ``bootstrap``)."""
+    return standard_error(bootstrap(metric, n, resamples, seed))

@@ -12,6 +12,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+# The row every other is compared with in pairs, per level (when the run has it).
+REFERENCE = {"sentence": "prompteol", "word": "mean"}
 # Word-level odd-one-out tasks report two predictors; each gets its own column and panel.
 PREDICTORS = {"accuracy_distance": "distance", "accuracy_cosine": "cosine"}
 
@@ -66,6 +68,9 @@ def markdown(document: dict) -> str:
         ]
         if level == "sentence" and len(cols) > 1:
             lines += [_averages(document, rows, cols), ""]
+        paired = _paired(rows, cols, REFERENCE[level])
+        if paired:
+            lines += [paired, ""]
         chosen = [r for r in rows if r.get("selection") == "dev"]
         if chosen:
             lines += [_chosen(chosen, cols, document.get("depth")), ""]
@@ -121,6 +126,58 @@ def averages(document: dict, level: str) -> dict[str, dict[str, float | None]]:
         label(r): {g: _mean([value(r, t, "value") for t in m]) for g, m in groups.items()}
         for r in rows
     }
+
+
+def _paired(rows: list[dict], cols, reference: str) -> str | None:
+    """Each row against the reference row: the mean difference of the main score over the
+    tasks, with the standard error of that difference from resampling both on the same units
+    (much smaller than either score's own error when the two move together)."""
+    ref = next((r for r in rows if label(r) == reference), None)
+    tasks = list(dict.fromkeys(t for t, _, _ in cols))
+    if ref is None or not all(_resamples(ref, t) for t in tasks):
+        return None
+    lines = [
+        f"Against {reference}, in pairs (mean over the {len(tasks)} tasks of the difference in "
+        "the main score; paired bootstrap standard error; tasks better / worse):",
+        "",
+        "| configuration | difference | paired SE | better / worse |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r is ref or not all(_resamples(r, t) for t in tasks):
+            continue
+        if any(
+            r["scores"][t]["extra"]["units"] != ref["scores"][t]["extra"]["units"] for t in tasks
+        ):
+            continue  # other items were scored: not a paired comparison
+        diffs = [value(r, t, "value") - value(ref, t, "value") for t in tasks]
+        per_resample = [
+            sum(a - b for a, b in pairs) / len(tasks)
+            for pairs in zip(*(zip(_resamples(r, t), _resamples(ref, t)) for t in tasks))
+            if all(a is not None and b is not None for a, b in pairs)
+        ]
+        se = _sd(per_resample)
+        better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+        lines.append(
+            f"| {label(r)} | {sum(diffs) / len(diffs):+.4f} | {se:.4f} | {better} / {worse} |"
+        )
+    return "\n".join(lines)
+
+
+def _units(row: dict, task: str) -> int:
+    return row["scores"][task]["extra"]["units"]
+
+
+def _resamples(row: dict, task: str) -> list | None:
+    score = row["scores"].get(task)
+    return None if score is None else score["extra"].get("resamples")
+
+
+def _sd(values: list[float]) -> float:
+    if len(values) < 2:
+        return float("nan")
+    mean = sum(values) / len(values)
+    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
 
 
 def _chosen(rows: list[dict], cols, depth: int | None) -> str:
