@@ -35,33 +35,17 @@ from bench_core import (
 )
 
 import reba
+from reba.engine.counter import ForwardCounter
 from reba.methods import PRESETS, ContrastivePrompting, parse_method
 from reba.methods.interventions import scaled_layer
-
-
-class Counter:
-    """Rows and real tokens of every forward pass of a model."""
-
-    def __init__(self, model):
-        self.rows = self.tokens = 0
-        self.handle = model.register_forward_pre_hook(self.count, with_kwargs=True)
-
-    def count(self, module, args, kwargs) -> None:
-        ids = kwargs.get("input_ids")
-        if ids is None:
-            ids = kwargs["inputs_embeds"][..., 0]
-        mask = kwargs.get("attention_mask")
-        self.rows += ids.shape[0]
-        self.tokens += int(mask.sum()) if mask is not None else ids.numel()
 
 
 def measure(lm, texts, methods, repeats: int, idle: float) -> dict:
     embedders = {m: reba.Embedder(lm, method=m) for m in methods}
     costs = {}
     for name, embedder in embedders.items():  # warm-up, and the counts (one pass each)
-        counter = Counter(lm.model)
-        embedder.encode(texts, show_progress_bar=False)
-        counter.handle.remove()
+        with ForwardCounter(lm.model) as counter:
+            embedder.encode(texts, show_progress_bar=False)
         costs[name] = (counter.rows / len(texts), counter.tokens / len(texts))
     clean, noisy = [], []
     while len(clean) < repeats and len(clean) + len(noisy) < 3 * repeats:

@@ -254,8 +254,9 @@ def _embedding_actors() -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if state != "Z":  # a killed process lingers as a zombie until reaped
+                    children.setdefault(int(parent), []).append(int(entry.name))
     found, todo = set(), [os.getpid()]
     while todo:
         pid = todo.pop()
@@ -293,6 +294,8 @@ def test_killed_actor_is_restarted_and_the_output_is_complete(cluster, tiny_corp
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
         parts_at_kill = len(_parts(out))
+        while victim in _embedding_actors():  # SIGKILL lands asynchronously
+            time.sleep(0.01)
         seen = set()
         while job.poll() is None:
             seen |= _embedding_actors()

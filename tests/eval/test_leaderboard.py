@@ -118,3 +118,16 @@ def test_paired_differences_are_bootstrapped_on_the_same_resamples():
     cells = [c.strip() for c in line.split("|")[1:-1]]
     assert cells[1] == "+0.0200" and float(cells[2]) < 0.002  # far below each score's 0.1
     assert cells[3] == "1 / 0"
+
+
+def test_forward_passes_are_counted(lm, small_data, tmp_path):
+    """One forward row per distinct text for mean (k=1), its tokens as the tokenizer counts."""
+    sweep = Sweep(("mean",), ks=(1,))
+    doc = run_sweep(lm, ["en_STSB"], small_data, sweep, cache_path=tmp_path / "c.sqlite")
+    rows = load_task(small_data, "en_STSB").rows["data"]
+    texts = {r[side] for r in rows for side in ("s1", "s2")}
+    timings = doc["timings"]
+    assert timings["sentence_forward_rows"] == len(texts)
+    ids = [lm.tokenizer(t)["input_ids"] for t in texts]  # the special prefix and the text
+    assert timings["sentence_forward_tokens"] == sum(len(i) for i in ids)
+    assert 1 <= timings["sentence_forward_calls"] <= len(texts)

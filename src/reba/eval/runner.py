@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reba.engine import check_method, embed_configs, progress_bar
+from reba.engine.counter import ForwardCounter
 from reba.eval import selection, splits
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.costs import measure_costs
@@ -107,9 +108,13 @@ def run_sweep(
             prints = {cfg: check_method(lm, cfg, level).fingerprint() for cfg in configs}
             start = time.perf_counter()
             inputs = _unique_inputs(level_tasks)
-            embedded = _fill_cache(lm, scorer, prints, inputs, level, batch_size, show_progress_bar)
+            with ForwardCounter(lm.model) as forwards:
+                embedded = _fill_cache(
+                    lm, scorer, prints, inputs, level, batch_size, show_progress_bar
+                )
             timings[f"{level}_embedding_seconds"] = round(time.perf_counter() - start, 1)
             timings[f"{level}_inputs_embedded"] = embedded
+            timings.update({f"{level}_{k}": v for k, v in forwards.as_dict().items()})
             start = time.perf_counter()
             rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep.dev)
             timings[f"{level}_scoring_seconds"] = round(time.perf_counter() - start, 1)
