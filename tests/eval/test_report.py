@@ -52,3 +52,16 @@ def test_a_row_missing_a_task_has_no_average():
     rows = [_row("mean", 1, {"a": 0.2, "b": 0.4}), _row("reba", 2, {"a": 0.6, "b": 0.8, "c": 0.3})]
     text = markdown(_doc(rows))
     assert "| mean | 0.3000 | – | – | 0.4000 | – |" in text
+
+
+def test_a_word_task_with_two_predictor_columns_counts_once_in_averages():
+    from reba.eval.report import averages
+
+    def word(kind: str) -> dict:
+        return {"type": kind, "level": "word", "lang": "zh", "metric": "m", "files": {}}
+
+    row = _row("reba", 2, {"odd": 0.6, "wic": 0.9})
+    row["level"] = "word"
+    row["scores"]["odd"]["extra"] = {"cosine": 0.5}
+    doc = _doc([row]) | {"tasks": {"odd": word("word_odd_one_out"), "wic": word("wic")}}
+    assert averages(doc, "word")["reba-2"]["all"] == (0.6 + 0.9) / 2

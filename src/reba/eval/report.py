@@ -92,12 +92,13 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
     """Unweighted means of the main scores by task type, by language and overall (as C-MTEB
     averages); a row missing a task of a group has no average for that group."""
     tasks = document["tasks"]
+    names = list(dict.fromkeys(task for task, _, _ in cols))  # a task with two columns once
     groups: dict[str, list[str]] = defaultdict(list)
-    for task, _, _ in cols:
+    for task in names:
         groups[tasks[task]["type"]].append(task)
-    for task, _, _ in cols:
+    for task in names:
         groups[f"all {tasks[task]['lang']}"].append(task)
-    groups["all"] = [task for task, _, _ in cols]
+    groups["all"] = names
     columns = {
         f"{name} ({len(members)})": [_mean([value(r, t, "value") for t in members]) for r in rows]
         for name, members in groups.items()
@@ -115,12 +116,12 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
 
 def averages(document: dict, level: str) -> dict[str, dict[str, float | None]]:
     """``{row label: {group: mean}}`` by task type and overall (``all``), for figures."""
-    cols = columns(document, level)
+    names = list(dict.fromkeys(task for task, _, _ in columns(document, level)))
     tasks = document["tasks"]
     groups: dict[str, list[str]] = defaultdict(list)
-    for task, _, _ in cols:
+    for task in names:
         groups[tasks[task]["type"]].append(task)
-    groups["all"] = [task for task, _, _ in cols]
+    groups["all"] = names
     rows = [r for r in document["rows"] if r["level"] == level]
     return {
         label(r): {g: _mean([value(r, t, "value") for t in m]) for g, m in groups.items()}
