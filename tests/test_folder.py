@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from corpora import BAD_ROWS, write_jsonl
+from parquet_outputs import metadata, mtimes, parts, vectors
 
 from reba.cli.main import main
 
@@ -31,22 +32,8 @@ def _embed(*args) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def _parts(folder: Path) -> list[Path]:
-    return sorted(folder.glob("part-*.parquet"))
-
-
-def _mtimes(folder: Path) -> dict[str, int]:
-    return {
-        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def _vectors(table: pa.Table) -> np.ndarray:
-    return np.array(table.column("embedding").to_pylist(), dtype=np.float32)
-
-
 def _by_row(table: pa.Table) -> dict[int, np.ndarray]:
-    return dict(zip(table.column("row").to_pylist(), _vectors(table)))
+    return dict(zip(table.column("row").to_pylist(), vectors(table)))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +62,7 @@ def folder(corpus, tmp_path_factory):
 def test_folder_equals_single_file_row_for_row(single, folder):
     table, meta = single
     out, _ = folder
-    assert [p.name.rsplit("-", 2)[1:] for p in _parts(out)] == [
+    assert [p.name.rsplit("-", 2)[1:] for p in parts(out)] == [
         ["000000000000", "000000000016.parquet"],
         ["000000000016", "000000000032.parquet"],
         ["000000000032", "000000000048.parquet"],
@@ -87,8 +74,8 @@ def test_folder_equals_single_file_row_for_row(single, folder):
     assert set(got.column("file").to_pylist()) == {"corpus.jsonl"}
     assert got.column("row").to_pylist() == table.column("row").to_pylist()
     assert got.column("id").to_pylist() == table.column("id").to_pylist()
-    np.testing.assert_allclose(_vectors(got), _vectors(table), rtol=1e-5, atol=1e-6)
-    part = json.loads(pq.read_schema(_parts(out)[1]).metadata[b"reba"])
+    np.testing.assert_allclose(vectors(got), vectors(table), rtol=1e-5, atol=1e-6)
+    part = metadata(parts(out)[1])
     for key in ("model", "method", "k", "layer", "max_length", "dimension", "reba_version"):
         assert part[key] == meta[key], key
     assert part["range"] == {"file": "corpus.jsonl", "start": 16, "end": 32}
@@ -114,9 +101,9 @@ def test_failures_table_manifest_and_summary(single, folder):
 
 def test_rerun_touches_nothing(corpus, folder):
     out, _ = folder
-    before = _mtimes(out)
+    before = mtimes(out)
     code, err = _embed("--input", corpus, "--output", out, "--shard-rows", 16)
-    assert code == 0 and _mtimes(out) == before
+    assert code == 0 and mtimes(out) == before
     assert "4 shards: 0 computed, 4 skipped" in err and "(0 embedded this run)" in err
 
 
@@ -124,7 +111,7 @@ def test_other_configuration_or_changed_input_is_refused(tmp_path):
     source = write_jsonl(tmp_path / "c.jsonl", 30)
     out = tmp_path / "emb"
     assert _embed("--input", source, "--output", out, "--shard-rows", 16)[0] == 0
-    before = _mtimes(out)
+    before = mtimes(out)
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 16, "--layer", -2)
     assert code == 2 and "different configuration (layer: -2 now, -1 there)" in err
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 10)
@@ -132,13 +119,13 @@ def test_other_configuration_or_changed_input_is_refused(tmp_path):
     os.utime(source, ns=(time.time_ns(), time.time_ns()))  # touched, same rows: accepted
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 16)
     assert code == 0 and "0 computed, 2 skipped" in err
-    before = _mtimes(out)  # the manifest now has the new mtime
+    before = mtimes(out)  # the manifest now has the new mtime
     lines = source.read_text().splitlines()
     lines[20] = json.dumps({"id": "r20", "text": "an edited row"})
     source.write_text("\n".join(lines) + "\n")
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 16)
     assert code == 2 and "input rows 16-29 of c.jsonl changed since they were embedded" in err
-    assert _mtimes(out) == before
+    assert mtimes(out) == before
 
 
 def test_folder_and_glob_inputs_keep_files_apart(tmp_path):
@@ -160,7 +147,7 @@ def test_folder_and_glob_inputs_keep_files_apart(tmp_path):
         alone = tmp_path / f"{name.replace('/', '_')}.parquet"
         assert _embed("--input", data / name, "--output", alone)[0] == 0
         mine = got.filter(pa.compute.equal(got.column("file"), name))
-        np.testing.assert_allclose(_vectors(mine), _vectors(pq.read_table(alone)), atol=1e-6)
+        np.testing.assert_allclose(vectors(mine), vectors(pq.read_table(alone)), atol=1e-6)
     code, err = _embed("--input", f"{data}/*/x.jsonl", "--output", tmp_path / "glob")
     assert code == 0 and "9 items, 9 embedded" in err
     code, err = _embed("--input", data, "--output", tmp_path / "one.parquet")
@@ -179,12 +166,12 @@ def test_interrupted_run_resumes_each_row_once(tmp_path):
     job = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        while len(_parts(out)) < 3 and job.poll() is None and time.monotonic() < deadline:
+        while len(parts(out)) < 3 and job.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         job.send_signal(signal.SIGKILL)  # no chance to clean up
     finally:
         job.wait()
-    done = len(_parts(out))
+    done = len(parts(out))
     assert job.returncode == -signal.SIGKILL, job.stderr.read()[-2000:]
     assert 3 <= done < 20
     code, err = _embed(*command[command.index("--input") :])

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from corpora import BAD_ROWS, texts, write_jsonl
+from parquet_outputs import metadata, mtimes, parts, vectors
 
 import reba
 from reba.cli.main import main
@@ -59,24 +60,6 @@ def _sentences(n: int) -> list[str]:
     return [json.loads(line)["s1"] for line in lines[:n]]
 
 
-def _parts(folder: Path) -> list[Path]:
-    return sorted(folder.glob("part-*.parquet"))
-
-
-def _mtimes(folder: Path) -> dict[str, int]:
-    return {
-        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def _vectors(table: pa.Table) -> np.ndarray:
-    return np.array(table.column("embedding").to_pylist(), dtype=np.float32)
-
-
-def _meta(path: Path) -> dict:
-    return json.loads(pq.read_schema(path).metadata[b"reba"])
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """40 real sentences with ids, plus an empty text and a row without a text field."""
@@ -111,13 +94,13 @@ def ray_run(corpus, tmp_path_factory):
 def test_ray_output_equals_local_row_for_row(local, ray_run):
     single, _ = local
     out, _ = ray_run
-    assert len(_parts(out)) == 3  # rows 0-15, 16-31, 32-41
+    assert len(parts(out)) == 3  # rows 0-15, 16-31, 32-41
     got = pq.read_table(out).sort_by("row")
     assert got.schema.field("embedding").type == pa.list_(pa.float32(), 576)
     assert got.column("row").to_pylist() == single.column("row").to_pylist()
     assert got.column("id").to_pylist() == single.column("id").to_pylist()
     assert "bad-empty" not in got.column("id").to_pylist() and got.num_rows == 40
-    np.testing.assert_allclose(_vectors(got), _vectors(single), atol=1e-5)
+    np.testing.assert_allclose(vectors(got), vectors(single), atol=1e-5)
 
 
 def test_ray_writes_the_local_engines_files(local, ray_run):
@@ -125,10 +108,10 @@ def test_ray_writes_the_local_engines_files(local, ray_run):
     and manifest as the local engine's folder: either engine can resume the other's run."""
     _, folder = local
     out, _ = ray_run
-    assert [p.name for p in _parts(out)] == [p.name for p in _parts(folder)]
-    for mine, theirs in zip(_parts(out), _parts(folder)):
+    assert [p.name for p in parts(out)] == [p.name for p in parts(folder)]
+    for mine, theirs in zip(parts(out), parts(folder)):
         assert pq.read_schema(mine).remove_metadata() == pq.read_schema(theirs).remove_metadata()
-        assert _meta(mine) == _meta(theirs)
+        assert metadata(mine) == metadata(theirs)
     failures = pq.read_table(out / "_failures").to_pylist()
     assert failures == pq.read_table(folder / "_failures").to_pylist()
     assert [(f["row"], f["id"]) for f in failures] == [(5, "bad-empty"), (23, "bad-missing")]
@@ -146,10 +129,10 @@ def test_summary_names_bad_rows(ray_run):
 
 def test_rerun_writes_nothing(corpus, ray_run):
     out, _ = ray_run
-    before = _mtimes(out)
+    before = mtimes(out)
     args = ("--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS)
     code, err = _embed(SMOL, *args)
-    assert code == 0 and _mtimes(out) == before
+    assert code == 0 and mtimes(out) == before
     assert "3 shards: 0 computed, 3 skipped" in err
 
 
@@ -157,9 +140,9 @@ def test_deleted_part_is_recomputed_alone(corpus, ray_run, tmp_path):
     original, _ = ray_run
     out = tmp_path / "copy"
     shutil.copytree(original, out)  # copy2 keeps the mtimes
-    middle = _parts(out)[1]
+    middle = parts(out)[1]
     middle.unlink()
-    before = _mtimes(out)
+    before = mtimes(out)
     del before[f"_failures/{middle.name}"]  # row 23's failure: rewritten with its range
     code, err = _embed(
         *(SMOL, "--engine", "ray", "--num-actors", 1, "--input", corpus, "--output", out),
@@ -167,21 +150,21 @@ def test_deleted_part_is_recomputed_alone(corpus, ray_run, tmp_path):
     )
     assert code == 0, err
     assert "3 shards: 1 computed, 2 skipped" in err and "(15 embedded this run)" in err
-    after = _mtimes(out)
+    after = mtimes(out)
     assert set(after) == set(before) | {middle.name, f"_failures/{middle.name}"}
     assert [n for n, mtime in before.items() if after[n] != mtime] == []
     again, first = pq.read_table(middle), pq.read_table(original / middle.name)
     assert again.column("id").to_pylist() == first.column("id").to_pylist()
-    np.testing.assert_allclose(_vectors(again), _vectors(first), atol=1e-5)
+    np.testing.assert_allclose(vectors(again), vectors(first), atol=1e-5)
 
 
 def test_other_configuration_or_a_file_output_is_refused(corpus, ray_run, tmp_path):
     out, _ = ray_run
-    before = _mtimes(out)
+    before = mtimes(out)
     args = ("--engine", "ray", "--input", corpus, "--output", out, "--shard-rows", SHARD_ROWS)
     code, err = _embed(SMOL, *args, "--layer", "-2")
     assert code == 2 and "different configuration (layer: -2 now, -1 there)" in err
-    assert _mtimes(out) == before
+    assert mtimes(out) == before
     code, err = _embed(SMOL, "--engine", "ray", "--input", corpus, "--output", tmp_path / "e.npy")
     assert code == 2 and "--engine ray writes a folder of Parquet parts" in err
 
@@ -211,7 +194,7 @@ def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
     # a.parquet and c.txt.gz have no ids; CSV ids are text
     assert got.column("id").to_pylist() == [None] * 22 + [str(i) for i in range(8)]
     # Packed rows are other matrix shapes: float32 kernels differ by a few ulp (activations ~40).
-    np.testing.assert_allclose(_vectors(got), _vectors(want), atol=1e-4)
+    np.testing.assert_allclose(vectors(got), vectors(want), atol=1e-4)
     failures = pq.read_table(tmp_path / "ray" / "_failures").to_pylist()
     assert [(f["file"], f["row"]) for f in failures] == [("a.parquet", 3)]
 
@@ -223,10 +206,10 @@ def tiny_corpus(tmp_path_factory):
     source = write_jsonl(tmp_path_factory.mktemp("tiny") / "tiny.jsonl", TINY_ROWS, 7, BAD_ROWS)
     sample = [r for r in range(0, TINY_ROWS, 50) if r not in BAD_ROWS]
     every = texts(TINY_ROWS, seed=7)
-    vectors = reba.Embedder("tiny-random-llama", method="reba", k=2).encode(
+    expected = reba.Embedder("tiny-random-llama", method="reba", k=2).encode(
         [every[r] for r in sample]
     )
-    return source, dict(zip(sample, vectors))
+    return source, dict(zip(sample, expected))
 
 
 def _ray_job(address: str, source: Path, out: Path) -> subprocess.Popen:
@@ -241,9 +224,9 @@ def _ray_job(address: str, source: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_parts(job: subprocess.Popen, out: Path, parts: int) -> None:
+def _wait_for_parts(job: subprocess.Popen, out: Path, count: int) -> None:
     deadline = time.monotonic() + 600
-    while len(_parts(out)) < parts and job.poll() is None and time.monotonic() < deadline:
+    while len(parts(out)) < count and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert job.poll() is None, f"the job ended first: {job.stderr.read()[-3000:]}"
 
@@ -272,7 +255,7 @@ def _check_complete(out: Path, sample: dict[int, np.ndarray]) -> None:
     table = pq.read_table(out)
     rows = table.column("row").to_pylist()
     assert len(rows) == len(set(rows)) and set(rows) == set(range(TINY_ROWS)) - set(BAD_ROWS)
-    got = dict(zip(rows, _vectors(table)))
+    got = dict(zip(rows, vectors(table)))
     np.testing.assert_allclose(
         np.stack([got[r] for r in sample]), np.stack(list(sample.values())), atol=1e-5
     )
@@ -293,7 +276,7 @@ def test_killed_actor_is_restarted_and_the_output_is_complete(cluster, tiny_corp
         before = _embedding_actors()
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
-        parts_at_kill = len(_parts(out))
+        parts_at_kill = len(parts(out))
         while victim in _embedding_actors():  # SIGKILL lands asynchronously
             time.sleep(0.01)
         seen = set()
@@ -320,7 +303,7 @@ def test_interrupted_run_resumes_each_row_once(cluster, tiny_corpus, tmp_path):
         job.send_signal(signal.SIGKILL)  # the driver: its actors and tasks go with it
     finally:
         job.wait(timeout=600)
-    done = len(_parts(out))
+    done = len(parts(out))
     total = -(-TINY_ROWS // TINY_SHARD)
     assert 2 <= done < total
     code, err = _embed(
