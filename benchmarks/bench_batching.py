@@ -37,8 +37,8 @@ from bench_core import (
     machine,
     timed,
     wait_for_idle,
-    write_section,
 )
+from results_md import write_section
 
 import reba
 from reba.engine import batching

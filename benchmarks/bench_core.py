@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
+from results_md import write_section
 
 import reba
 from reba.attention import force_path
@@ -672,12 +673,6 @@ def command_line() -> str:
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
     return shlex.join(["python", str(shown), *sys.argv[1:]])
-
-
-def write_section(path: Path, section: str) -> None:
-    header = "# reba benchmark results\n\nSections are appended by `benchmarks/bench_core.py`.\n"
-    old = path.read_text(encoding="utf-8") if path.exists() else header
-    path.write_text(old.rstrip("\n") + "\n\n" + section, encoding="utf-8")
 
 
 def log(message: str) -> None:

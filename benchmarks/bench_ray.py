@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 from bench_serve import load_texts  # same texts: s1 of --data, blank rows skipped
+from results_md import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentence" / "zh_STSB.jsonl"
@@ -165,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(args, runs, diff)
     print(section)
     if args.write:
-        with args.write.open("a", encoding="utf-8") as f:  # append only
-            f.write("\n" + section)
+        write_section(args.write, section)
         print(f"appended to {args.write}", file=sys.stderr)
     return 0
 

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from results_md import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(r"reba embed: .*? ([\d.]+) s, ([\d.]+) texts/s")
@@ -180,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(args, engines)
     print(section)
     if args.write:
-        with args.write.open("a", encoding="utf-8") as f:  # append only
-            f.write("\n" + section)
+        write_section(args.write, section)
         print(f"appended to {args.write}", file=sys.stderr)
     return 0
 
