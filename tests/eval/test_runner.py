@@ -1,6 +1,8 @@
 """``reba eval`` end to end on a few items per task with a tiny model: scores, cache, report."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,3 +134,50 @@ def test_failed_inputs_are_cached_with_their_reason_and_skipped(lm, small_data, 
     score = doc["rows"][0]["scores"]["en_STSB"]
     assert score["n_items"] == ROWS_PER_FILE and score["n_scored"] == ROWS_PER_FILE
     assert EmbeddingConfig("reba", 3).label() == doc["rows"][0]["label"]
+
+
+def _readme_block(after: str, language: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    tail = text[text.index(after) :]
+    return re.search(rf"```{language}\n(.*?)```", tail, re.S).group(1)
+
+
+def test_a_set_of_ones_own_is_scored_as_the_readme_says(tmp_path):
+    """A new English STS set, laid out from the README alone, scored with a prompt preset and a
+    combination; the Spearman recomputed from the naive reference's vectors."""
+    import reference as R
+
+    pairs = [
+        ("A cat sleeps on the sofa.", "A cat is asleep on the couch.", 4.8),
+        ("The train left early.", "The train departed ahead of time.", 4.5),
+        ("He paints the fence.", "She reads a novel.", 0.2),
+        ("Kids play football outside.", "Children are playing soccer outdoors.", 4.6),
+        ("The soup is too salty.", "The market opens at nine.", 0.0),
+        ("A man rides a bike.", "A man is riding a horse.", 2.1),
+        ("Stocks fell sharply today.", "Share prices dropped a lot today.", 4.4),
+    ]
+    folder = tmp_path / "my_folder"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(_readme_block("**Your own sets.**", "json"))
+    lines = [json.dumps({"s1": a, "s2": b, "score": y}) for a, b, y in pairs]
+    (folder / "my_sts.jsonl").write_text("\n".join(lines) + "\n")
+    command = _readme_block("**Your own sets.**", "bash").splitlines()[-1].split()
+    assert command[:2] == ["reba", "eval"] and "--tasks" in command
+    args = command[2:]
+    args[args.index("--model") + 1] = "tiny-random-llama"
+    args[args.index("--methods") + 1] = "pcot,pcot+reba"
+    args[args.index("--data") + 1] = str(folder)
+    args[args.index("--out") + 1] = str(tmp_path / "out")
+    assert main(["eval", *args, "--cache", str(tmp_path / "c.sqlite"), "--quiet"]) == 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    lm = reba.load_model("tiny-random-llama", device="cpu")
+    model, tokenizer = lm.model, lm.tokenizer
+    for name in ("pcot", "pcot+reba"):
+        a, b = (
+            np.stack([R.preset(model, tokenizer, name, p[i]).numpy() for p in pairs])
+            for i in (0, 1)
+        )
+        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        want = spearmanr(cos, [p[2] for p in pairs]).statistic
+        got = row(doc, "sentence", name)["scores"]["my_sts"]
+        assert got["n_scored"] == len(pairs) and got["value"] == pytest.approx(want, abs=1e-9)
