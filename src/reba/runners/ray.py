@@ -95,8 +95,25 @@ def _start_ray(ray, options: RayOptions, quiet: bool) -> tuple[bool, float]:
         return True, options.cpus_per_actor or 1
     cpus = options.cpus_per_actor or max(1, (os.cpu_count() or 1) // options.num_actors)
     total = max(1, round(options.num_actors * cpus))
-    ray.init(num_cpus=total, include_dashboard=False, logging_level=level)
+    ray.init(
+        num_cpus=total,
+        include_dashboard=False,
+        logging_level=level,
+        _system_config=_keep_workers(options.num_actors, total),
+    )
     return True, cpus
+
+
+def _keep_workers(actors: int, cpus: int) -> dict:
+    """A local Ray keeps as many workers as it has CPUs and kills idle ones after a second.
+    The actors fill every CPU, so each read and write task started a fresh worker that imported
+    reba and torch again, 4-5 CPU-seconds taken from the actors per task (measured: 768 texts,
+    2 actors on 2 cores, 9.9 -> 16.1 texts/s when they are kept). Room for the actors, a reader
+    and a writer per actor, and Ray Data's own actors."""
+    return {
+        "num_workers_soft_limit": max(cpus, 3 * actors + 4),
+        "idle_worker_killing_time_threshold_ms": 600_000,
+    }
 
 
 def _describe(job: EmbedJob) -> dict:
