@@ -88,17 +88,24 @@ def _table(rows: list[dict], cols) -> str:
     return _bold_best_table([label(r) for r in rows], columns, errors)
 
 
-def _averages(document: dict, rows: list[dict], cols) -> str:
-    """Unweighted means of the main scores by task type, by language and overall (as C-MTEB
-    averages); a row missing a task of a group has no average for that group."""
+def _task_groups(document: dict, cols, by_language: bool) -> dict[str, list[str]]:
+    """The tasks of ``cols`` by task type, then by language (``all zh``...) if asked, then
+    ``all``; a task with two columns (word odd-one-out's predictors) counts once."""
     tasks = document["tasks"]
-    names = list(dict.fromkeys(task for task, _, _ in cols))  # a task with two columns once
+    names = list(dict.fromkeys(task for task, _, _ in cols))
     groups: dict[str, list[str]] = defaultdict(list)
     for task in names:
         groups[tasks[task]["type"]].append(task)
-    for task in names:
+    for task in names if by_language else ():
         groups[f"all {tasks[task]['lang']}"].append(task)
     groups["all"] = names
+    return groups
+
+
+def _averages(document: dict, rows: list[dict], cols) -> str:
+    """Unweighted means of the main scores by task type, by language and overall (as C-MTEB
+    averages); a row missing a task of a group has no average for that group."""
+    groups = _task_groups(document, cols, by_language=True)
     columns = {
         f"{name} ({len(members)})": [_mean([value(r, t, "value") for t in members]) for r in rows]
         for name, members in groups.items()
@@ -116,12 +123,7 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
 
 def averages(document: dict, level: str) -> dict[str, dict[str, float | None]]:
     """``{row label: {group: mean}}`` by task type and overall (``all``), for figures."""
-    names = list(dict.fromkeys(task for task, _, _ in columns(document, level)))
-    tasks = document["tasks"]
-    groups: dict[str, list[str]] = defaultdict(list)
-    for task in names:
-        groups[tasks[task]["type"]].append(task)
-    groups["all"] = names
+    groups = _task_groups(document, columns(document, level), by_language=False)
     rows = [r for r in document["rows"] if r["level"] == level]
     return {
         label(r): {g: _mean([value(r, t, "value") for t in m]) for g, m in groups.items()}
