@@ -1,32 +1,23 @@
 """The README's "Your own method" example, run as a user would copy it, and the method it
 registers checked against the naive reference (tests/reference.py)."""
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 import reference as R
 from checks import assert_close
+from readme import README, code_block
 
 import reba
 from reba.methods import parse
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 TEXTS = ["The bank raised interest rates again this year.", "我们去银行取钱。"]
-
-
-def readme_example() -> str:
-    """The Python block after the README's "**Your own method**" paragraph, verbatim."""
-    text = README.read_text(encoding="utf-8")
-    after = text[text.index("**Your own method**") :]
-    return re.search(r"```python\n(.*?)```", after, re.S).group(1)
 
 
 @pytest.fixture
 def summary(tiny):
     """Runs the example with ``lm`` the tiny model; unregisters its method afterwards."""
-    exec(compile(readme_example(), str(README), "exec"), {"lm": tiny})
+    example = code_block("**Your own method**", "python")
+    exec(compile(example, str(README), "exec"), {"lm": tiny})
     yield tiny, parse.base_methods()["summary"].inputs[0].template
     parse._registered.pop("summary")
 

@@ -1,11 +1,11 @@
 """``reba eval`` end to end on a few items per task with a tiny model: scores, cache, report."""
 
 import json
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+import reference as R
+from readme import code_block
 from scipy.stats import spearmanr
 
 import reba
@@ -136,17 +136,9 @@ def test_failed_inputs_are_cached_with_their_reason_and_skipped(lm, small_data, 
     assert EmbeddingConfig("reba", 3).label() == doc["rows"][0]["label"]
 
 
-def _readme_block(after: str, language: str) -> str:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    tail = text[text.index(after) :]
-    return re.search(rf"```{language}\n(.*?)```", tail, re.S).group(1)
-
-
 def test_a_set_of_ones_own_is_scored_as_the_readme_says(tmp_path):
     """A new English STS set, laid out from the README alone, scored with a prompt preset and a
     combination; the Spearman recomputed from the naive reference's vectors."""
-    import reference as R
-
     pairs = [
         ("A cat sleeps on the sofa.", "A cat is asleep on the couch.", 4.8),
         ("The train left early.", "The train departed ahead of time.", 4.5),
@@ -158,10 +150,10 @@ def test_a_set_of_ones_own_is_scored_as_the_readme_says(tmp_path):
     ]
     folder = tmp_path / "my_folder"
     folder.mkdir()
-    (folder / "manifest.json").write_text(_readme_block("**Your own sets.**", "json"))
+    (folder / "manifest.json").write_text(code_block("**Your own sets.**", "json"))
     lines = [json.dumps({"s1": a, "s2": b, "score": y}) for a, b, y in pairs]
     (folder / "my_sts.jsonl").write_text("\n".join(lines) + "\n")
-    command = _readme_block("**Your own sets.**", "bash").splitlines()[-1].split()
+    command = code_block("**Your own sets.**", "bash").splitlines()[-1].split()
     assert command[:2] == ["reba", "eval"] and "--tasks" in command
     args = command[2:]
     args[args.index("--model") + 1] = "tiny-random-llama"
