@@ -9,6 +9,7 @@ layer by layer.
 import logging as _logging
 import sys as _sys
 
+from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.engine import EmbedResult, embed_configs
 from reba.errors import InvalidItemError, ItemFailure, NonFiniteEmbeddingError
@@ -65,6 +66,7 @@ __all__ = [
     "WORD_METHODS",
     "EmbedResult",
     "Embedder",
+    "EmbedderConfig",
     "EmbeddingConfig",
     "InvalidItemError",
     "ItemFailure",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import torch
 
+from reba.config import EmbedderConfig, as_config
 from reba.engine import EmbedResult, check_method, embed_configs
 from reba.errors import items_error
 from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_method
@@ -48,20 +50,53 @@ class Embedder:
             register_method(name or "custom", method)
             method = name or "custom"
         parsed = parse_method(method)
-        self.config = EmbeddingConfig(
+        config = EmbedderConfig(  # checked before any model is loaded
+            model=str(model) if isinstance(model, str | os.PathLike) else "in-memory",
             method=parsed.name,
             k=parsed.recipe.default_k if k is None else k,
             layer=layer,
             include_prefix=include_prefix,
             preprocess=preprocess,
+            max_length=max_length,
         )
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 2):
-            raise ValueError(f"max_length must be an integer >= 2, got {max_length!r}")
-        self.max_length = max_length
         self.lm = _as_loaded(model, device=device, dtype=dtype)
+        self.config = config.replace(
+            model=config.model if config.model != "in-memory" else self.lm.name,
+            dtype=_dtype_name(self.lm),
+        )
         self._validate()
 
+    @classmethod
+    def from_config(
+        cls,
+        config: EmbedderConfig | dict | str | os.PathLike,
+        *,
+        model: LoadedModel | tuple[Any, Any] | None = None,
+        device: str | torch.device | None = None,
+    ) -> Embedder:
+        """An embedder from a configuration (an ``EmbedderConfig``, a dict, or a saved file).
+
+        ``model`` shares a model already in memory (it must be the configuration's model in
+        the configuration's dtype); ``device`` chooses where it runs (not part of a
+        configuration)."""
+        config = as_config(config)
+        return cls(
+            config.model if model is None else model,
+            method=config.method,
+            k=config.k,
+            layer=config.layer,
+            include_prefix=config.include_prefix,
+            preprocess=config.preprocess,
+            max_length=config.max_length,
+            device=device,
+            dtype=config.dtype,
+        )
+
     # --- configuration, readable -------------------------------------------------------------
+    @property
+    def max_length(self) -> int | None:
+        return self.config.max_length
+
     @property
     def method(self) -> str:
         return self.config.method
@@ -95,6 +130,7 @@ class Embedder:
             "include_prefix": self.config.include_prefix,
             "preprocess": self.config.preprocess,
             "max_length": self.max_length or self.lm.max_length,
+            "dtype": self.config.dtype,
             "dimension": self.dimension,
             "reba_version": __version__,
         }
@@ -147,13 +183,13 @@ class Embedder:
         result = embed_configs(
             self.lm,
             list(items),
-            [self.config],
+            [self._method_config],
             level=level,
             batch_size=batch_size,
             max_length=self.max_length,
             show_progress_bar=show_progress_bar,
             packing=packing,
-        )[self.config]
+        )[self._method_config]
         if normalize:
             result.embeddings = _normalize(result.embeddings)
         return result
@@ -176,10 +212,16 @@ class Embedder:
             raise items_error(result.failures)
         return result.embeddings
 
+    @property
+    def _method_config(self) -> EmbeddingConfig:
+        """The engine's view of the configuration (method, k, layer, options)."""
+        c = self.config
+        return EmbeddingConfig(c.method, c.k, c.layer, c.include_prefix, c.preprocess)
+
     def _validate(self) -> None:
         """Fail at construction, not at the first encode, for impossible configurations
         (word-level forms are checked by ``encode_words``)."""
-        self._method = check_method(self.lm, self.config, "sentence")
+        self._method = check_method(self.lm, self._method_config, "sentence")
 
     def __repr__(self) -> str:
         return (
@@ -200,6 +242,11 @@ def _as_loaded(model, *, device, dtype) -> LoadedModel:
         "model must be a model name or path, a LoadedModel, or a (model, tokenizer) pair; "
         f"got {type(model).__name__}"
     )
+
+
+def _dtype_name(lm: LoadedModel) -> str | None:
+    dtype = getattr(lm.model, "dtype", None)
+    return str(dtype).removeprefix("torch.") if isinstance(dtype, torch.dtype) else None
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:
