@@ -87,6 +87,7 @@ def test_fitting_is_deterministic_and_signs_are_fixed():
     x = vectors()
     first, second = fit_whitening(x), fit_whitening(x.copy())
     assert first.digest == second.digest
+    assert fit_whitening(x, source={"model": "other"}).digest != first.digest  # source counts
     m = first.matrix
     assert (m[np.argmax(np.abs(m), axis=0), np.arange(m.shape[1])] > 0).all()
     # a float32 copy of the same vectors is fitted in float64 too: same state up to rounding

@@ -9,7 +9,7 @@ from checks import assert_close
 from tiny_models import make_model
 
 import reba
-from reba.postprocess import embedfilter_projection, embedfilter_state
+from reba.postprocess import embedfilter_projection, embedfilter_state, load_state, save_state
 
 TEXTS = ["The bank raised interest rates again this year.", "我们去银行取钱。", "A bat flew out"]
 
@@ -59,10 +59,13 @@ def test_torch_weights_in_low_precision_are_read_in_float64():
     np.testing.assert_allclose(got, want, atol=1e-12)
 
 
-def test_state_ratio_and_refusals():
+def test_state_ratio_round_trip_and_refusals(tmp_path):
     w = unembedding()
     state = embedfilter_state(w, ratio=2, source={"model": "random"})
     assert (state.dim, state.dim_out, state.fitted_on) == (24, 12, 0)
+    loaded = load_state(tmp_path / "ef", dim=24, sha256=save_state(state, tmp_path / "ef"))
+    x = np.random.default_rng(1).normal(size=(5, 24))
+    np.testing.assert_allclose(loaded.apply(x), x @ embedfilter_projection(w, keep=12).T, atol=1e-5)
     with pytest.raises(ValueError, match="exactly one of keep"):
         embedfilter_state(w, keep=4, ratio=2)
     with pytest.raises(ValueError, match="keep must be an integer in 1..24"):

@@ -18,7 +18,7 @@ must be the same on every machine.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,9 +28,10 @@ from reba.postprocess.state import PostState
 Selection = Literal["middle", "top", "bottom"]
 SELECTIONS: tuple[Selection, ...] = ("middle", "top", "bottom")
 VOCAB_BLOCK = 8192  # vocabulary rows per block of the Gram matrix
+Matrix = Any  # a (vocab x d) numpy array or torch tensor of any float dtype
 
 
-def right_singular_vectors(unembedding) -> tuple[np.ndarray, np.ndarray]:
+def right_singular_vectors(unembedding: Matrix) -> tuple[np.ndarray, np.ndarray]:
     """``(singular values, Vh)`` of ``unembedding`` (vocab x d; a numpy array or a torch
     tensor of any float dtype), values decreasing, rows of ``Vh`` sign-fixed."""
     vocab, dim = unembedding.shape
@@ -52,7 +53,9 @@ def right_singular_vectors(unembedding) -> tuple[np.ndarray, np.ndarray]:
     return singular, fix_signs(vectors[:, order]).T
 
 
-def selected_rows(dim: int, keep: int, selection: Selection = "middle", start: int | None = None):
+def selected_rows(
+    dim: int, keep: int, selection: Selection = "middle", start: int | None = None
+) -> range:
     """The indices of ``Vh``'s rows kept (see the module docstring)."""
     if not isinstance(keep, int) or not 1 <= keep <= dim:
         raise ValueError(f"embedfilter: keep must be an integer in 1..{dim}, got {keep!r}")
@@ -68,7 +71,7 @@ def selected_rows(dim: int, keep: int, selection: Selection = "middle", start: i
 
 
 def embedfilter_projection(
-    unembedding, keep: int, selection: Selection = "middle", start: int | None = None
+    unembedding: Matrix, keep: int, selection: Selection = "middle", start: int | None = None
 ) -> np.ndarray:
     """The (keep x d) float64 matrix ``P`` with ``h -> P h``; the identity when ``keep = d``."""
     dim = unembedding.shape[1]
@@ -80,7 +83,7 @@ def embedfilter_projection(
 
 
 def embedfilter_state(
-    unembedding,
+    unembedding: Matrix,
     keep: int | None = None,
     ratio: int | None = None,
     selection: Selection = "middle",
@@ -107,7 +110,7 @@ def embedfilter_state(
     )
 
 
-def _float64(block) -> np.ndarray:
+def _float64(block: Matrix) -> np.ndarray:
     if hasattr(block, "detach"):  # a torch tensor (bf16 has no numpy dtype: go through float64)
         import torch
 
