@@ -30,3 +30,13 @@ def tiny(request):
 def smollm2():
     """The real SmolLM2-135M weights (bundled package; converted once into the cache)."""
     return reba.load_model("smollm2-135m", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama saved as a local model folder (what a user's own model looks like)."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model, tokenizer = make_model("llama")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -5,9 +5,19 @@ returns, and what every entry point (``reba embed/serve/export/eval --config FIL
 integrations) loads, so that the keyword list is written once. It is saved as JSON with a
 schema name and version::
 
-    {"schema": "reba.embedder-config", "version": 1, "model": "gemma-3-270m",
-     "method": "reba", "k": 2, "layer": null, ...}
+    {"schema": "reba.embedder-config", "version": 2, "model": "gemma-3-270m",
+     "method": "reba", "k": 2, "layer": null, ..., "recipe": null}
 
+A custom method (a :class:`reba.methods.Recipe` registered under a name) travels with its
+configuration: ``recipe`` holds its full content (inputs and templates, read-out, layer,
+intervention; ``reba.methods.serialize``), and loading the file registers it under the method's
+base name, so ``mine`` or ``mine+reba`` works in a process that never defined it. A name
+already registered here with another recipe is refused, never silently replaced.
+
+Versions. Version 2 added ``recipe``; version 1 files (without it) load unchanged. The rules:
+a new field with a default that keeps old behaviour bumps the version and old files keep
+loading (the field takes its default); a removed, renamed or re-interpreted field bumps it and
+``from_dict`` either converts the old form or refuses it with a message saying what to change.
 A file of a newer version, or with a field this version does not know, is refused with a
 message naming it, never half-read. The device is not part of a configuration (the same
 configuration runs on any device); the dtype is, since it changes the vectors.
@@ -22,10 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reba.methods.recipe import Recipe
+from reba.methods.serialize import recipe_from_dict, recipe_to_dict
 from reba.models.registry import DEFAULT_MODEL
 
 SCHEMA = "reba.embedder-config"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: "recipe" (custom methods); 1: the first fields
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -39,7 +51,9 @@ class EmbedderConfig:
     - ``layer``: the hidden layer read (``None``: the method's own);
     - ``include_prefix``, ``preprocess``: ReBA's prefix rows, SentEval preprocessing;
     - ``max_length``: longest model input in tokens (``None``: the model's);
-    - ``dtype``: ``float32``, ``bfloat16``, ``float16`` (``None``: reba's choice for the device).
+    - ``dtype``: ``float32``, ``bfloat16``, ``float16`` (``None``: reba's choice for the device);
+    - ``recipe``: the full recipe of a custom (registered) base method; filled in from this
+      process's registry when ``method`` names one, ``None`` for the presets.
     """
 
     model: str = DEFAULT_MODEL
@@ -50,15 +64,22 @@ class EmbedderConfig:
     preprocess: str | None = None
     max_length: int | None = None
     dtype: str | None = None
+    recipe: Recipe | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.recipe, dict):
+            object.__setattr__(self, "recipe", recipe_from_dict(self.recipe))
+        _attach_recipe(self)
         errors = list(_field_errors(self))
         if errors:
             raise ValueError("invalid configuration: " + "; ".join(errors))
 
     # --- (de)serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.recipe is not None:
+            fields["recipe"] = recipe_to_dict(self.recipe)
+        return {"schema": SCHEMA, "version": SCHEMA_VERSION, **fields}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "configuration") -> EmbedderConfig:
@@ -82,6 +103,8 @@ class EmbedderConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         try:
+            if data.get("recipe") is not None:
+                data["recipe"] = recipe_from_dict(data["recipe"], source="recipe")
             return cls(**data)
         except ValueError as err:
             raise ValueError(f"{source}: {err}") from None
@@ -120,6 +143,37 @@ def as_config(config: EmbedderConfig | dict | str | os.PathLike) -> EmbedderConf
     raise TypeError(
         f"expected an EmbedderConfig, a dict or a file path, got {type(config).__name__}"
     )
+
+
+def _attach_recipe(config: EmbedderConfig) -> None:
+    """Register a carried recipe under the method's base name, or carry the registered one."""
+    from reba.methods.parse import base_methods, register_method, split_parts
+    from reba.methods.presets import PRESETS
+
+    if not isinstance(config.method, str) or not config.method.strip():
+        return  # reported by _field_errors
+    try:
+        base = split_parts(config.method.strip())[0]
+    except ValueError:
+        return
+    registered = base_methods().get(base) if base not in PRESETS else None
+    if config.recipe is None:
+        object.__setattr__(config, "recipe", registered)
+        return
+    if not isinstance(config.recipe, Recipe):
+        raise ValueError(f"recipe must be a reba.methods.Recipe or its dict, got {config.recipe!r}")
+    if base in PRESETS:
+        raise ValueError(
+            f"invalid configuration: method {config.method!r} starts with the preset {base!r}, "
+            "so it takes no recipe; name the custom method (e.g. method='mine')"
+        )
+    if registered is not None and registered != config.recipe:
+        raise ValueError(
+            f"invalid configuration: method {base!r} is already registered in this process with "
+            "another recipe; give this configuration's method another name"
+        )
+    if registered is None:
+        register_method(base, config.recipe)
 
 
 def _field_errors(config: EmbedderConfig):

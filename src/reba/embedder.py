@@ -49,22 +49,18 @@ class Embedder:
         if isinstance(method, Recipe):
             register_method(name or "custom", method)
             method = name or "custom"
-        parsed = parse_method(method)
-        config = EmbedderConfig(  # checked before any model is loaded
-            model=str(model) if isinstance(model, str | os.PathLike) else "in-memory",
-            method=parsed.name,
-            k=parsed.recipe.default_k if k is None else k,
+        in_memory = not isinstance(model, str | os.PathLike)
+        config = EmbedderConfig(  # the one place the keywords become a configuration
+            model="in-memory" if in_memory else str(model),
+            method=method,
+            k=k,
             layer=layer,
             include_prefix=include_prefix,
             preprocess=preprocess,
             max_length=max_length,
+            dtype=_dtype_text(dtype),
         )
-        self.lm = _as_loaded(model, device=device, dtype=dtype)
-        self.config = config.replace(
-            model=config.model if config.model != "in-memory" else self.lm.name,
-            dtype=_dtype_name(self.lm),
-        )
-        self._validate()
+        self._setup(config, model if in_memory else None, device)
 
     @classmethod
     def from_config(
@@ -79,18 +75,24 @@ class Embedder:
         ``model`` shares a model already in memory (it must be the configuration's model in
         the configuration's dtype); ``device`` chooses where it runs (not part of a
         configuration)."""
-        config = as_config(config)
-        return cls(
-            config.model if model is None else model,
-            method=config.method,
-            k=config.k,
-            layer=config.layer,
-            include_prefix=config.include_prefix,
-            preprocess=config.preprocess,
-            max_length=config.max_length,
-            device=device,
-            dtype=config.dtype,
+        embedder = cls.__new__(cls)
+        embedder._setup(as_config(config), model, device)
+        return embedder
+
+    def _setup(self, config: EmbedderConfig, model, device) -> None:
+        """Resolve the method's defaults (checked before any model is loaded), then load or
+        wrap the model and record the dtype it runs in."""
+        parsed = parse_method(config.method)
+        config = config.replace(
+            method=parsed.name, k=parsed.recipe.default_k if config.k is None else config.k
         )
+        self.lm = _as_loaded(
+            config.model if model is None else model, device=device, dtype=config.dtype
+        )
+        if config.model == "in-memory":
+            config = config.replace(model=self.lm.name)
+        self.config = config.replace(dtype=_dtype_name(self.lm))
+        self._validate()
 
     # --- configuration, readable -------------------------------------------------------------
     @property
@@ -242,6 +244,10 @@ def _as_loaded(model, *, device, dtype) -> LoadedModel:
         "model must be a model name or path, a LoadedModel, or a (model, tokenizer) pair; "
         f"got {type(model).__name__}"
     )
+
+
+def _dtype_text(dtype: torch.dtype | str | None) -> str | None:
+    return str(dtype).removeprefix("torch.") if isinstance(dtype, torch.dtype) else dtype
 
 
 def _dtype_name(lm: LoadedModel) -> str | None:

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
-from tiny_models import make_model
 
 import reba
 from reba.integrations.sentence_transformers import CONFIG_FILE, MODULE_FILE, export_st
@@ -40,16 +39,6 @@ def close(got, expected, rtol: float = 1e-5) -> None:
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= rtol * np.abs(expected).max()
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory) -> Path:
-    """A tiny random Llama saved as a local model folder (what a user's own model looks like)."""
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    model, tokenizer = make_model("llama")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from reba.inputs.templates import PREPROCESSORS
 from reba.methods.parse import parse_method
-from reba.methods.recipe import WORD_READOUTS, Prompt, Recipe, Repetition
+from reba.methods.recipe import WORD_READOUTS, Recipe, Repetition
+from reba.methods.serialize import describe_input, describe_intervention
 
 Level = Literal["sentence", "word"]
 
@@ -87,8 +88,8 @@ class Method:
             "include_prefix": self.config.include_prefix,
             "preprocess": self.config.preprocess,
             "readout": recipe.readout,
-            "inputs": [_describe_input(i) for i in recipe.inputs],
-            "intervention": _describe_intervention(recipe.intervention),
+            "inputs": [describe_input(i) for i in recipe.inputs],
+            "intervention": describe_intervention(recipe.intervention),
         }
 
 
@@ -121,15 +122,3 @@ def check_config(config: EmbeddingConfig, level: Level) -> Method:
     if isinstance(layer, bool) or not isinstance(layer, int):
         raise ValueError(f"layer must be an integer, got {layer!r}")
     return Method(config, parsed.name, recipe, level, k, layer)
-
-
-def _describe_input(spec) -> Any:
-    if isinstance(spec, Prompt):
-        return {"template": spec.template, "whole": spec.whole}
-    return "repetition"
-
-
-def _describe_intervention(intervention) -> Any:
-    if intervention is None:
-        return None
-    return {"type": type(intervention).name, **dataclasses.asdict(intervention)}

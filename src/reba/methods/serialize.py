@@ -1,0 +1,102 @@
+"""A recipe as plain JSON data and back: how a custom method travels in a configuration file.
+
+    {"inputs": [{"template": "This sentence : \\"{text}\\" means in one word:\\"", "whole": true}],
+     "readout": "last", "layer": -2, "intervention": {"type": "tp", "start": 1, ...},
+     "repeats": false, "default_k": 1, "description": "..."}
+
+An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
+or its type (``tp``, ``cp``) with every parameter. The same pieces are the recipe's part of a
+method's fingerprint (cache keys, provenance), so what is saved is what is compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.recipe import Prompt, Recipe, Repetition
+
+INTERVENTION_TYPES = {cls.name: cls for cls in (TokenPrepending, ContrastivePrompting)}
+_RECIPE_KEYS = ("inputs", "readout", "layer", "intervention", "repeats", "default_k", "description")
+
+
+def describe_input(spec: Repetition | Prompt) -> Any:
+    if isinstance(spec, Prompt):
+        return {"template": spec.template, "whole": spec.whole}
+    return "repetition"
+
+
+def describe_intervention(intervention) -> Any:
+    if intervention is None:
+        return None
+    return {"type": type(intervention).name, **dataclasses.asdict(intervention)}
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    return {
+        "inputs": [describe_input(i) for i in recipe.inputs],
+        "readout": recipe.readout,
+        "layer": recipe.layer,
+        "intervention": describe_intervention(recipe.intervention),
+        "repeats": recipe.repeats,
+        "default_k": recipe.default_k,
+        "description": recipe.description,
+    }
+
+
+def recipe_from_dict(data: Any, *, source: str = "recipe") -> Recipe:
+    """The recipe ``data`` describes; a ValueError names the part that is wrong."""
+    if isinstance(data, Recipe):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected an object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(_RECIPE_KEYS))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    if not isinstance(data.get("inputs"), list):
+        raise ValueError(f"{source}: 'inputs' must be a list of inputs")
+    try:
+        return Recipe(
+            inputs=tuple(
+                _input(spec, f"{source}.inputs[{i}]") for i, spec in enumerate(data["inputs"])
+            ),
+            readout=data.get("readout"),
+            layer=_integer(data.get("layer", -1), f"{source}.layer"),
+            intervention=_intervention(data.get("intervention"), f"{source}.intervention"),
+            repeats=bool(data.get("repeats", False)),
+            default_k=_integer(data.get("default_k", 1), f"{source}.default_k"),
+            description=str(data.get("description", "")),
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: {err}") from None
+
+
+def _input(spec: Any, where: str) -> Repetition | Prompt:
+    if spec == "repetition":
+        return Repetition()
+    if isinstance(spec, dict) and set(spec) <= {"template", "whole"} and "template" in spec:
+        return Prompt(spec["template"], bool(spec.get("whole", True)))
+    raise ValueError(f'{where}: expected "repetition" or {{"template": ..., "whole": ...}}')
+
+
+def _intervention(spec: Any, where: str):
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or spec.get("type") not in INTERVENTION_TYPES:
+        raise ValueError(
+            f"{where}: expected null or an object with type {list(INTERVENTION_TYPES)}"
+        )
+    cls = INTERVENTION_TYPES[spec["type"]]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    params = {key: value for key, value in spec.items() if key != "type"}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)} of {spec['type']}")
+    return cls(**params)
+
+
+def _integer(value: Any, where: str) -> int:
+    if type(value) is not int:
+        raise ValueError(f"{where} must be an integer, got {value!r}")
+    return value
