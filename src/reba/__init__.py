@@ -9,6 +9,7 @@ layer by layer.
 import logging as _logging
 import sys as _sys
 
+from reba._version import __version__
 from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.engine import EmbedResult, embed_configs
@@ -26,8 +27,6 @@ from reba.methods import (
     register_method,
 )
 from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, wrap_model
-
-__version__ = "0.1.0"
 
 
 class _CurrentStderr(_logging.StreamHandler):

@@ -9,11 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from reba._version import __version__
 from reba.config import EmbedderConfig, as_config
 from reba.engine import EmbedResult, check_method, embed_configs
 from reba.errors import items_error
 from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_method
+from reba.methods.serialize import recipe_to_dict
 from reba.models import DEFAULT_MODEL, LoadedModel, load_model
+from reba.models.identity import model_digest
 
 
 class Embedder:
@@ -121,11 +124,18 @@ class Embedder:
         return self.lm.dimension
 
     def describe(self) -> dict[str, Any]:
-        """The configuration, for storing next to embeddings."""
-        from reba import __version__
-
+        """Everything that changes a vector, for storing next to embeddings and comparing
+        before adding to them: the model's identity (a digest of its files or weights), the
+        configuration resolved on this model (the recipe's full content: templates and their
+        tokenization, read-out, layer, intervention parameters), the dtype and device type
+        it runs in, and reba's version. ``embedder_config`` is the configuration as its file,
+        so ``EmbedderConfig.from_dict(described["embedder_config"])`` rebuilds it."""
+        bound = self._method.bind(self.lm.num_layers)
+        recipe = recipe_to_dict(bound.recipe)
+        del recipe["description"]
         return {
             "model": self.model_name,
+            "model_digest": model_digest(self.lm),
             "method": self.method,
             "k": self.k,
             "layer": self.layer,
@@ -133,8 +143,11 @@ class Embedder:
             "preprocess": self.config.preprocess,
             "max_length": self.max_length or self.lm.max_length,
             "dtype": self.config.dtype,
+            "device_type": self.lm.device.type,
             "dimension": self.dimension,
+            "recipe": recipe,
             "reba_version": __version__,
+            "embedder_config": self.config.to_dict(),
         }
 
     # --- embedding ---------------------------------------------------------------------------

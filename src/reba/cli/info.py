@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reba import __version__
+    from reba._version import __version__
     from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, cache_dir
 
     print(f"reba {__version__}\n\nBundled models:")

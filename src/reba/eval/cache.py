@@ -56,10 +56,16 @@ class EmbeddingCache:
 
 
 def model_identity(lm) -> str:
-    """Name plus a hash of the architecture config and dtype: what the vectors depend on."""
+    """Name plus a hash of what the vectors depend on besides the configuration: the model's
+    files or weights (``reba.models.identity``), its architecture config, dtype and device type,
+    and reba's version (the same provenance ``Embedder.describe`` records)."""
+    from reba._version import __version__
+    from reba.models.identity import model_digest
+
     config = lm.model.config.to_json_string(use_diff=False)
-    dtype = str(next(lm.model.parameters()).dtype)
-    digest = hashlib.sha256(f"{config}|{dtype}".encode()).hexdigest()[:16]
+    parameter = next(lm.model.parameters())
+    parts = [config, str(parameter.dtype), parameter.device.type, model_digest(lm), __version__]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     return f"{lm.name}|{digest}"
 
 

@@ -293,7 +293,7 @@ def _score_dict(score: TaskScore, seconds: float) -> dict:
 
 
 def _document(lm, tasks, data_dir, rows, timings, limit, sweep: Sweep) -> dict:
-    from reba import __version__
+    from reba._version import __version__
 
     return {
         "sweep": {**asdict(sweep), "layers": list(sweep.layers)},

@@ -37,6 +37,7 @@ class LoadedModel:
     prefix_ids: tuple[int, ...]  # special tokens the tokenizer puts before a text (e.g. BOS)
     suffix_ids: tuple[int, ...]  # ... and after it (e.g. [SEP]); used for encoders only
     max_length: int  # longest input, in tokens, the model accepts
+    source: str | None = None  # the local folder it was loaded from (see models.identity)
 
     @property
     def device(self) -> torch.device:
@@ -80,7 +81,9 @@ def load_model(
             f"could not load model {name!r} from {source}: {err}\n"
             f"Bundled aliases: {', '.join(BUNDLED_MODELS)}."
         ) from err
-    return wrap_model(model.to(device), tokenizer, name=name)
+    lm = wrap_model(model.to(device), tokenizer, name=name)
+    lm.source = _local_folder(source, model)
+    return lm
 
 
 def wrap_model(model: torch.nn.Module, tokenizer: object, name: str | None = None) -> LoadedModel:
@@ -118,6 +121,19 @@ def _resolve_source(name: str) -> str:
     if path.suffix == ".gguf":
         return str(converted_folder(path, cache_dir()))
     return str(path)
+
+
+def _local_folder(source: str, model) -> str | None:
+    """The folder the weights were read from: ``source``, or a hub id's snapshot folder."""
+    if Path(source).is_dir():
+        return source
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(source, "config.json")
+    except Exception:  # noqa: BLE001 - no snapshot to point at: the weights' digest is used
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
 
 
 def _pick_device(device: str | torch.device | None) -> torch.device:

@@ -1,0 +1,108 @@
+"""Vectors do not change without a version bump.
+
+``tests/fingerprints.json`` holds, for every preset on two tiny random models (with and
+without a BOS token) and the word-level methods on one, a signature of the vectors of a few
+texts: each vector's projections on four fixed random directions after L2 normalisation
+(rounded to 1e-5). A signature is compared with a tolerance of 2e-3 rather than hashed, so
+float noise across machines, thread counts and batch sizes never flips it, while any real
+change of a method (a template, its tokenization, a layer, a read-out) moves it by far more.
+
+When vectors change on purpose, bump ``src/reba/_version.py`` and rewrite the table:
+
+    PYTHONPATH=src python tests/test_fingerprints.py --write
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import make_model  # noqa: E402
+
+import reba  # noqa: E402
+from reba._version import __version__  # noqa: E402
+from reba.models.identity import model_digest  # noqa: E402
+
+TABLE = Path(__file__).with_name("fingerprints.json")
+FAMILIES = ("llama", "gpt2")
+TEXTS = [
+    "The bank raised interest rates again this year.",
+    "我们去银行取钱，然后去河边散步。",
+    "Repetition lets early tokens see the whole sentence.",
+]
+WORDS = [(TEXTS[0], "bank"), ("We sat on the river bank.", "bank")]
+TOLERANCE = 2e-3
+_DIRECTIONS = np.random.default_rng(20261206).standard_normal((32, 4))
+
+
+def signature(vectors: np.ndarray) -> list[list[float]]:
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    directions = _DIRECTIONS[: unit.shape[1]] / np.linalg.norm(_DIRECTIONS[: unit.shape[1]], axis=0)
+    return np.round(unit @ directions, 5).tolist()
+
+
+def compute(batch_size: int = 16) -> dict:
+    table: dict = {"reba_version": __version__, "models": {}, "signatures": {}}
+    for family in FAMILIES:
+        lm = reba.wrap_model(*make_model(family), name=f"tiny-{family}")
+        table["models"][family] = model_digest(lm)
+        for method in reba.PRESETS:
+            vectors = reba.Embedder(lm, method=method).encode(TEXTS, batch_size=batch_size)
+            table["signatures"][f"{family}/{method}"] = signature(vectors)
+        if family == FAMILIES[0]:
+            for method in reba.WORD_METHODS:
+                words = reba.Embedder(lm, method=method).encode_words(WORDS, batch_size=batch_size)
+                table["signatures"][f"{family}/{method}/word"] = signature(words)
+    return table
+
+
+@pytest.fixture(scope="module")
+def stored() -> dict:
+    return json.loads(TABLE.read_text())
+
+
+def test_vectors_match_the_fingerprint_table(stored, batch_size=16):
+    """(``batch_size``: checked by hand at 1 and 16, with 1 and 2 threads: same table.)"""
+    current = compute(batch_size)
+    assert current["models"] == stored["models"], (
+        "the tiny test models themselves changed (torch/transformers initialisation?); "
+        "rewrite the table: PYTHONPATH=src python tests/test_fingerprints.py --write"
+    )
+    moved = [
+        key
+        for key, sig in current["signatures"].items()
+        if key not in stored["signatures"]
+        or np.abs(np.subtract(sig, stored["signatures"][key])).max() > TOLERANCE
+    ]
+    if stored["reba_version"] == __version__:
+        assert not moved, (
+            f"vectors changed without a version bump ({', '.join(moved)}): bump "
+            f"src/reba/_version.py (now {__version__}) and rewrite the fingerprint table: "
+            "PYTHONPATH=src python tests/test_fingerprints.py --write"
+        )
+    else:
+        pytest.fail(
+            f"the fingerprint table is for reba {stored['reba_version']}, this is "
+            f"{__version__}: rewrite it (PYTHONPATH=src python tests/test_fingerprints.py --write)"
+        )
+
+
+def dump(table: dict) -> str:
+    """The table as JSON with one line per signature."""
+    head = {key: value for key, value in table.items() if key != "signatures"}
+    rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in table["signatures"].items())
+    return json.dumps(head, indent=1)[:-2] + ',\n "signatures": {\n' + rows + "\n }\n}\n"
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--write"]:
+    TABLE.write_text(dump(compute()))
+    print(f"wrote {TABLE}")
+elif __name__ == "__main__" and sys.argv[1:2] == ["--check"]:  # e.g. --check 1: batch size 1
+    test_vectors_match_the_fingerprint_table(json.loads(TABLE.read_text()), int(sys.argv[2]))
+    print("the vectors match the table")
