@@ -136,10 +136,10 @@ def test_wrapper_construction_and_meta(embedder):
     assert wrapper.embedder.method == "echo" and wrapper.embedder.k == 3
     meta = wrapper.mteb_model_meta
     assert meta.name == "reba/smollm2-135m-echo-k3-layer-2"
-    assert meta.loader_kwargs["method"] == "echo" and meta.loader_kwargs["k"] == 3
+    assert meta.loader_kwargs["config"] == wrapper.embedder.config.to_dict()
     assert meta.n_parameters > 100_000_000
     assert meta.use_instructions is False and meta.training_datasets == set()
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(TypeError, match="one of them"):
         RebaMtebModel(embedder, method="mean")
     with pytest.raises(ValueError, match="batch_size"):
         RebaMtebModel(embedder, batch_size=0)

@@ -53,7 +53,7 @@ def test_prompts_and_building_from_arguments(tiny, embedder):
     assert embeddings.embedder.method == "echo" and embeddings.embedder.k == 3
     np.testing.assert_allclose(embeddings.embed_query("x"), echo.encode("q: x"), atol=1e-6)
     np.testing.assert_allclose(embeddings.embed_documents(["x"]), echo.encode(["d: x"]), atol=1e-6)
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(TypeError, match="one of them"):
         RebaEmbeddings(embedder, k=3)
     with pytest.raises(ValueError, match="item 0"):
         RebaEmbeddings(embedder).embed_documents([" "])

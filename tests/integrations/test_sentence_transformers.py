@@ -76,9 +76,10 @@ def test_every_method_family_encodes_like_embedder(tiny_dir, tmp_path, method, k
 
 def test_real_smollm2_weights_by_alias(tmp_path, smollm2):
     embedder = reba.Embedder(smollm2, method="reba", k=2)  # smollm2 was loaded by its alias
-    out = export_st(tmp_path / "st", embedder, dtype="float32")
+    out = export_st(tmp_path / "st", embedder)
     config = json.loads((out / CONFIG_FILE).read_text())
-    assert config["model"] == "smollm2-135m" and config["embedder_kwargs"] == {"dtype": "float32"}
+    assert config["model"] == "smollm2-135m" and config["dtype"] == "float32"
+    assert reba.EmbedderConfig.load(out / CONFIG_FILE) == embedder.config
     model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
     texts = TEXTS[2:]
     close(model.encode(texts, batch_size=2), embedder.encode(texts), rtol=1e-5)  # GEMM shapes

@@ -6,6 +6,7 @@ import pytest
 
 import reba
 import reba.serve
+from reba import EmbedderConfig
 from reba.cli.main import main
 from reba.serve.configs import ServedConfig, build_embedders, default_name, parse_serve_spec
 
@@ -13,14 +14,20 @@ from reba.serve.configs import ServedConfig, build_embedders, default_name, pars
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("zh=gemma-3-270m:reba:2", ServedConfig("gemma-3-270m", "reba", 2, "zh")),
-        ("smollm2-135m:mean", ServedConfig("smollm2-135m", "mean", None, None)),
-        ("smollm2-135m", ServedConfig("smollm2-135m", "reba", None, None)),
-        ("e=/models/a:b/m.gguf:echo:3", ServedConfig("/models/a:b/m.gguf", "echo", 3, "e")),
+        ("zh=gemma-3-270m:reba:2", ("gemma-3-270m", "reba", 2, "zh")),
+        ("smollm2-135m:mean", ("smollm2-135m", "mean", None, None)),
+        ("smollm2-135m", ("smollm2-135m", "reba", None, None)),
+        ("e=/models/a:b/m.gguf:echo:3", ("/models/a:b/m.gguf", "echo", 3, "e")),
     ],
 )
 def test_parse_serve_spec(spec, expected):
-    assert parse_serve_spec(spec) == expected
+    assert parse_serve_spec(spec) == spec_of(*expected)
+    layered = parse_serve_spec(spec, EmbedderConfig(model="x", layer=-2, max_length=64))
+    assert layered.config == spec_of(*expected).config.replace(layer=-2, max_length=64)
+
+
+def spec_of(model, method="reba", k=None, name=None) -> ServedConfig:
+    return ServedConfig(EmbedderConfig(model=model, method=method, k=k), name)
 
 
 @pytest.mark.parametrize("spec", ["x=", "=m:reba", "m:2", "m:nomethod:2", ""])
@@ -43,13 +50,13 @@ def test_each_model_is_loaded_once_and_shared(tiny_lm):
         loads.append(name)
         return tiny_lm
 
-    specs = [ServedConfig("a"), ServedConfig("a", "mean"), ServedConfig("b", "echo", 3, "e3")]
+    specs = [spec_of("a"), spec_of("a", "mean"), spec_of("b", "echo", 3, "e3")]
     served = build_embedders(specs, loader=loader)
     assert list(served) == ["a-reba-k2", "a-mean-k1", "e3"]
     assert loads == ["a", "b"]
     assert served["a-reba-k2"].lm is served["a-mean-k1"].lm
     with pytest.raises(ValueError, match="served as"):
-        build_embedders([ServedConfig("a"), ServedConfig("a", "reba", 2)], loader=loader)
+        build_embedders([spec_of("a"), spec_of("a", "reba", 2)], loader=loader)
 
 
 @pytest.fixture
@@ -93,4 +100,25 @@ def test_cli_rejects_bad_options(captured, capsys):
     assert main(["serve", "--model", "m", "--max-items", "0"]) == 2
     assert main(["serve", "--serve", "m", "--name", "n"]) == 2
     assert "reba serve: error" in capsys.readouterr().err
+    assert "app" not in captured
+
+
+def test_cli_serves_configuration_files_as_written(captured, tmp_path):
+    echo = EmbedderConfig(model="m", method="echo", k=3, layer=-2).save(tmp_path / "echo.json")
+    mean = EmbedderConfig(model="m", method="mean").save(tmp_path / "a=b.json")  # '=' in a path
+    argv = ["serve", "--config", f"e={echo}", "--config", str(mean), "--serve", "m:reba"]
+    assert main([*argv, "--max-length", "64"]) == 0
+    configs = captured["app"].state.configs
+    assert list(configs) == ["m-reba-k2", "e", "m-mean-k1"]
+    assert configs["e"].config == EmbedderConfig.load(echo).replace(dtype="float32")
+    assert configs["m-reba-k2"].config.max_length == 64  # flags apply to --serve, not files
+    assert configs["e"].config.max_length is None
+
+
+def test_cli_refuses_flags_meant_for_a_configuration_file(captured, tmp_path, capsys):
+    path = EmbedderConfig(model="m", method="mean").save(tmp_path / "c.json")
+    assert main(["serve", "--config", str(path), "--layer", "2"]) == 2
+    assert "a --config file is served as written" in capsys.readouterr().err
+    assert main(["serve", "--config", "x=", "--serve", "m"]) == 2
+    assert main(["serve", "--config", str(tmp_path / "missing.json")]) == 2
     assert "app" not in captured

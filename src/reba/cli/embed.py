@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reba.cli.options import add_model_options
+from reba.cli.options import add_model_options, config_from_args
 from reba.runners.job import EmbedJob
 
 HELP = "embed the texts (or words in context) of .txt/.jsonl/.csv/.parquet files"
@@ -85,15 +85,8 @@ def job_from_args(args: argparse.Namespace) -> EmbedJob:
     return EmbedJob(
         input=args.input,
         output=args.output,
-        model=args.model,
-        method=args.method,
-        k=args.k,
-        layer=args.layer,
-        include_prefix=args.include_prefix,
-        preprocess=args.preprocess,
-        max_length=args.max_length,
+        config=config_from_args(args),
         device=args.device,
-        dtype=args.dtype,
         batch_size=args.batch_size,
         normalize=args.normalize,
         packing=args.packing,

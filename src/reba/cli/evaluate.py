@@ -30,21 +30,35 @@ def parse_layers(text: str) -> tuple[list[int | None], bool]:
     return own + (parse_ints(rest) if rest else []), "dev" in parts
 
 
+# What --config replaces, with the defaults used without it.
+SWEEP_DEFAULTS = {
+    "model": None,  # reba.models.DEFAULT_MODEL
+    "methods": "mean,echo,reba",
+    "k": "1-5",
+    "layers": "own",
+    "preprocess": None,
+    "max_length": None,
+    "dtype": None,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reba.cli.options import add_config_option
     from reba.models import DEFAULT_MODEL
 
-    parser.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    add_config_option(parser)
+    parser.add_argument("--model", "-m", default=None, help=f"default: {DEFAULT_MODEL}")
     parser.add_argument(
         "--methods",
-        default="mean,echo,reba",
+        default=None,
         help="comma-separated methods, combinations or named grids (all, repetition, prompts, "
         "interventions, reba-prompts, word), e.g. prompts,reba,pcot+reba; 'reba+prefix' adds "
         "the authors' BOS-row variant (default: mean,echo,reba)",
     )
-    parser.add_argument("--k", default="1-5", help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
+    parser.add_argument("--k", default=None, help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
     parser.add_argument(
         "--layers",
-        default="own",
+        default=None,
         help="hidden layers, e.g. own,-1,12 ('own': each method's own layer; 'dev': also a row "
         "per method with its layer, and k, chosen on each task's dev half, every score then "
         "on the test half; default: own)",
@@ -95,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from reba.eval.runner import Sweep, run_sweep, sweep_configs, write_results
     from reba.models import load_model
 
+    dtype = sweep_from_config(args) if args.config else _with_defaults(args)
     try:
         ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
         dev_ks = parse_ints(args.dev_k) if args.dev_k else []
@@ -114,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         cost_texts=args.cost,
     )
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    lm = load_model(args.model, device=args.device, dtype=dtype)
     start = time.perf_counter()
     document = run_sweep(
         lm,
@@ -134,3 +149,36 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _with_defaults(args: argparse.Namespace):
+    from reba.models import DEFAULT_MODEL
+
+    for name, default in SWEEP_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    args.model = args.model or DEFAULT_MODEL
+    return args.dtype
+
+
+def sweep_from_config(args: argparse.Namespace):
+    """``--config FILE``: evaluate exactly that configuration (one method, k, layer); the
+    sweep flags it replaces are refused. Returns the dtype to load the model in."""
+    from reba.config import EmbedderConfig
+    from reba.methods import parse_method
+
+    given = [n for n in SWEEP_DEFAULTS if getattr(args, n) is not None]
+    if given:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
+        raise ValueError(f"--config {args.config} sets {flags}; give one or the other")
+    config = EmbedderConfig.load(args.config)
+    parsed = parse_method(config.method)
+    args.model, args.preprocess, args.max_length = (
+        config.model,
+        config.preprocess,
+        config.max_length,
+    )
+    args.methods = parsed.name + ("+prefix" if config.include_prefix else "")
+    args.k = str(parsed.recipe.default_k if config.k is None else config.k)
+    args.layers = "own" if config.layer is None else str(config.layer)
+    return config.dtype

@@ -1,6 +1,7 @@
 """``reba export st OUT_DIR``: a sentence-transformers model folder for a reba configuration.
 
     reba export st reba-st --model gemma-3-270m --method reba -k 2 --prompt query="query: "
+    reba export st reba-st --config best.json
 
 The folder holds no weights; ``SentenceTransformer(OUT_DIR, trust_remote_code=True)`` builds
 the ``reba.Embedder`` with the installed reba (see ``reba.integrations.sentence_transformers``).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli.options import add_model_options
+from reba.cli.options import add_model_options, config_from_args
 
 HELP = "write a sentence-transformers model folder (no weights) that embeds with reba"
 
@@ -41,22 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from reba.cli.serve import parse_prompts
     from reba.integrations.sentence_transformers import export_st
 
-    extra = {"dtype": args.dtype} if args.dtype else {}
-    if args.preprocess:
-        extra["preprocess"] = args.preprocess
     out = export_st(
         args.out,
-        args.model,
-        method=args.method,
-        k=args.k,
-        layer=args.layer,
-        include_prefix=args.include_prefix,
-        max_length=args.max_length,
+        config=config_from_args(args),
         prompts=parse_prompts(args.prompt),
         default_prompt_name=args.default_prompt_name,
         similarity_fn_name=args.similarity,
         device=args.device,
-        **extra,
     )
     print(
         f"reba export: wrote {out} (load with SentenceTransformer({str(out)!r}, "

@@ -4,10 +4,14 @@
     reba serve --serve zh=gemma-3-270m:reba:2 --serve smollm2-135m:mean --port 8001
     REBA_API_KEY=... reba serve --host 0.0.0.0                     # keys: see reba.serve.auth
 
+    reba serve --config best.json --config zh=zh.json                # saved configurations
+
 Each configuration is served under a name that requests give as ``model``. ``--model/--method/
 -k`` make one (named ``<model>-<method>-k<k>``, or ``--name``); ``--serve [NAME=]MODEL[:METHOD
-[:K]]`` adds more (METHOD defaults to reba, K to the method's default). With ``--serve`` and no
-``--model``, only the ``--serve`` configurations are served. See ``reba.serve`` for the API.
+[:K]]`` adds more (METHOD defaults to reba, K to the method's default; --layer, --dtype, ...
+apply to these), and ``--config [NAME=]FILE`` adds a saved configuration, served as written.
+With ``--serve`` or ``--config`` and no ``--model``, only those are served. See ``reba.serve``
+for the API.
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ import argparse
 import os
 import sys
 
-from reba.cli.options import add_model_options
-from reba.models import DEFAULT_MODEL
+from reba.cli.options import add_model_options, given_flags
+from reba.config import EmbedderConfig
 
 HELP = "serve embeddings over HTTP (OpenAI- and TEI-compatible, API keys, Prometheus metrics)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_options(parser)
-    parser.set_defaults(model=None)  # to tell an explicit --model from the default
+    add_model_options(parser, config_file=False)
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE",
+        help="serve a saved configuration as written (repeatable, one per served name; e.g. "
+        "--config best.json --config zh=zh.json); the configuration flags do not apply to it",
+    )
     parser.add_argument(
         "--name",
         help="served name of the --model configuration (default: e.g. gemma-3-270m-reba-k2)",
@@ -120,7 +131,6 @@ def run(args: argparse.Namespace) -> int:
     require("serve", "reba serve")
     from reba.serve import ServeSettings, build_embedders, create_app, run_server
     from reba.serve.auth import load_api_keys
-    from reba.serve.configs import ServedConfig, parse_serve_spec
 
     keys = load_api_keys(args.api_key, args.api_key_file)  # bad keys fail before loading models
     prompts = parse_prompts(args.prompt)
@@ -129,21 +139,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     if args.max_wait_ms < 0:
         raise ValueError("--max-wait-ms must be >= 0")
-    specs = [parse_serve_spec(spec) for spec in args.serve]
-    if args.model is not None or not specs:
-        main = ServedConfig(args.model or DEFAULT_MODEL, args.method, args.k, args.name)
-        specs.insert(0, main)
-    elif args.name:
-        raise ValueError("--name names the --model configuration; with --serve use NAME=...")
-    configs = build_embedders(
-        specs,
-        device=args.device,
-        dtype=args.dtype,
-        layer=args.layer,
-        include_prefix=args.include_prefix,
-        preprocess=args.preprocess,
-        max_length=args.max_length,
-    )
+    specs = served_configs(args)
+    configs = build_embedders(specs, device=args.device)
     settings = ServeSettings(
         max_items=args.max_items,
         max_chars=args.max_chars,
@@ -168,6 +165,27 @@ def run(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
     )
     return 0
+
+
+def served_configs(args: argparse.Namespace) -> list:
+    """The --model configuration (if given, or if nothing else is), then --serve's, then
+    --config's."""
+    from reba.serve.configs import ServedConfig, parse_config_spec, parse_serve_spec
+
+    flags = given_flags(args)
+    defaults = EmbedderConfig(**flags)
+    specs = [parse_serve_spec(spec, defaults) for spec in args.serve]
+    files = [parse_config_spec(spec) for spec in args.config]
+    if args.model is not None or not (specs or files):
+        specs.insert(0, ServedConfig(defaults, args.name))
+    elif args.name:
+        raise ValueError("--name names the --model configuration; with --serve use NAME=...")
+    elif flags and not specs:
+        raise ValueError(
+            f"{', '.join(flags)}: configuration flags apply to --model and --serve "
+            "configurations; a --config file is served as written (edit the file instead)"
+        )
+    return specs + files
 
 
 def parse_prompts(specs: list[str]) -> dict[str, str]:

@@ -6,18 +6,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.models import LoadedModel
 
 
 def measure_costs(
-    lm: LoadedModel, methods: Sequence[str], texts: Sequence[str], batch_size: int = 16
+    lm: LoadedModel,
+    methods: Sequence[str | EmbedderConfig],
+    texts: Sequence[str],
+    batch_size: int = 16,
 ) -> dict[str, dict]:
-    """``{method: {"texts_per_second", "forwards_per_text", "texts"}}`` at each method's
-    default k and own layer, after one untimed warm-up batch per method."""
+    """``{method: {"texts_per_second", "forwards_per_text", "texts"}}`` of each configuration
+    (a method name: at its default k and own layer) run on ``lm``, after one untimed warm-up
+    batch each."""
     out = {}
     for method in methods:
-        embedder = Embedder(lm, method=method)
+        config = method if isinstance(method, EmbedderConfig) else EmbedderConfig(lm.name, method)
+        embedder = Embedder.from_config(config, model=lm)
         embedder.encode(list(texts[:2]), show_progress_bar=False)
         rows = _RowCount(lm.model)
         start = time.perf_counter()

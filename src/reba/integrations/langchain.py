@@ -2,6 +2,7 @@
 
 >>> from reba.integrations.langchain import RebaEmbeddings
 >>> embeddings = RebaEmbeddings("gemma-3-270m", method="reba", k=2)
+>>> embeddings = RebaEmbeddings(config="best.json")       # a saved reba.EmbedderConfig
 >>> vectors = embeddings.embed_documents(["一句话", "another text"])
 >>> query = embeddings.embed_query("what is said?")
 
@@ -14,6 +15,7 @@ thread, never two calls at once.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,6 +28,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "  pip install 'reba[langchain]'"
     ) from err
 
+from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.models import DEFAULT_MODEL
 
@@ -35,29 +38,33 @@ __all__ = ["RebaEmbeddings"]
 class RebaEmbeddings(Embeddings):
     """LangChain ``Embeddings`` backed by a :class:`reba.Embedder`.
 
-    Pass a ready ``Embedder`` as ``model``, or what builds one: a model name or path, ``method``,
-    ``k`` and any other ``Embedder`` keyword (``layer``, ``include_prefix``, ``max_length``,
-    ``device``, ``dtype``). ``normalize`` returns unit vectors; ``batch_size`` is reba's.
+    Pass a ready ``Embedder`` as ``model``; or a configuration as ``config`` (an
+    :class:`reba.EmbedderConfig`, its dict or a saved file; ``device`` may be added); or a model
+    name or path with any ``Embedder`` keyword (``method``, ``k``, ``layer``, ``max_length``,
+    ``device``, ``dtype``, ...). ``normalize`` returns unit vectors; ``batch_size`` is reba's.
     """
 
     def __init__(
         self,
-        model: str | Embedder = DEFAULT_MODEL,
+        model: str | Embedder | None = None,
         *,
-        method: str = "reba",
-        k: int | None = None,
+        config: EmbedderConfig | dict | str | os.PathLike | None = None,
         batch_size: int = 16,
         normalize: bool = False,
         query_prompt: str = "",
         document_prompt: str = "",
         **embedder_kwargs: Any,
     ):
-        if isinstance(model, Embedder):
-            if embedder_kwargs or k is not None or method != "reba":
-                raise TypeError("pass either an Embedder or the arguments to build one, not both")
-            self.embedder = model
+        if isinstance(model, Embedder) or config is not None:
+            if embedder_kwargs.keys() - ({"device"} if config is not None else set()) or (
+                config is not None and model is not None
+            ):
+                raise TypeError(
+                    "pass an Embedder, a config, or a model and its keywords: one of them"
+                )
+            self.embedder = model or Embedder.from_config(config, **embedder_kwargs)
         else:
-            self.embedder = Embedder(model, method=method, k=k, **embedder_kwargs)
+            self.embedder = Embedder(model or DEFAULT_MODEL, **embedder_kwargs)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = batch_size

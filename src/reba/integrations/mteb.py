@@ -3,6 +3,7 @@
 >>> import mteb
 >>> from reba.integrations.mteb import RebaMtebModel
 >>> model = RebaMtebModel(model="gemma-3-270m", method="reba", k=2)
+>>> model = RebaMtebModel(config="best.json")              # a saved reba.EmbedderConfig
 >>> results = mteb.evaluate(model, mteb.get_tasks(tasks=["ATEC", "BQ"]))
 
 The wrapper is an ``mteb`` encoder (a subclass of ``AbsEncoder``): ``encode`` receives mteb's
@@ -17,6 +18,7 @@ mteb has already joined titles and bodies, and queries with their instructions).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,6 +35,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "reba.integrations.mteb needs mteb 2.x; install it with:  pip install 'reba[eval]'"
     ) from err
 
+from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.models import BUNDLED_MODELS, DEFAULT_MODEL
 
@@ -76,10 +79,11 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 class RebaMtebModel(AbsEncoder):
     """An mteb encoder backed by a :class:`reba.Embedder`.
 
-    Pass a ready ``embedder``, or the arguments to build one: ``model`` (default
-    ``"gemma-3-270m"``; an alias, a path, a hub id, a ``LoadedModel`` or a ``(model, tokenizer)``
-    pair), ``method`` (default ``"reba"``), ``k`` and any other :class:`reba.Embedder` keyword
-    (``layer``, ``include_prefix``, ``max_length``, ``device``, ``dtype``).
+    Pass a ready ``embedder``; or a configuration as ``config`` (an :class:`reba.EmbedderConfig`,
+    its dict or a saved file; ``device`` may be added); or the arguments to build one: ``model``
+    (default ``"gemma-3-270m"``; an alias, a path, a hub id, a ``LoadedModel`` or a ``(model,
+    tokenizer)`` pair) and any :class:`reba.Embedder` keyword (``method``, ``k``, ``layer``,
+    ``max_length``, ``device``, ``dtype``, ...).
 
     ``batch_size`` is the batch size reba encodes with; mteb's own ``encode_kwargs["batch_size"]``
     only shapes the DataLoader that delivers the texts (reba sorts texts by length and batches
@@ -95,30 +99,31 @@ class RebaMtebModel(AbsEncoder):
         embedder: Embedder | None = None,
         *,
         model: Any = None,
-        method: str | None = None,
-        k: int | None = None,
+        config: EmbedderConfig | dict | str | os.PathLike | None = None,
         batch_size: int = 16,
         on_empty: str = "raise",
         languages: list[str] | None = None,
         **embedder_kwargs: Any,
     ):
-        if embedder is not None:
-            given = {"model": model, "method": method, "k": k, **embedder_kwargs}
+        if embedder is not None or config is not None:
+            given = {"model": model, **embedder_kwargs}
+            if embedder is None:  # a configuration may be given a device to run on
+                given.pop("device", None)
+            else:
+                given["config"] = config
             extra = sorted(name for name, value in given.items() if value is not None)
             if extra:
                 raise TypeError(
-                    "pass either an embedder or the arguments to build one, not both "
-                    f"(got embedder and {', '.join(extra)})"
+                    "pass an embedder, a config, or the arguments to build one: one of them "
+                    f"(got {'embedder' if embedder is not None else 'config'} and "
+                    f"{', '.join(extra)})"
                 )
-            if not isinstance(embedder, Embedder):
+            if embedder is None:
+                embedder = Embedder.from_config(config, device=embedder_kwargs.get("device"))
+            elif not isinstance(embedder, Embedder):
                 raise TypeError(f"embedder must be a reba.Embedder, got {type(embedder).__name__}")
         else:
-            embedder = Embedder(
-                DEFAULT_MODEL if model is None else model,
-                method="reba" if method is None else method,
-                k=k,
-                **embedder_kwargs,
-            )
+            embedder = Embedder(DEFAULT_MODEL if model is None else model, **embedder_kwargs)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if on_empty not in ("raise", "zero"):
@@ -173,16 +178,9 @@ class RebaMtebModel(AbsEncoder):
         return f"RebaMtebModel({self.embedder!r}, batch_size={self.batch_size})"
 
 
-def mteb_model(
-    model: Any = DEFAULT_MODEL,
-    *,
-    method: str = "reba",
-    k: int | None = None,
-    batch_size: int = 16,
-    **kwargs: Any,
-) -> RebaMtebModel:
+def mteb_model(model: Any = DEFAULT_MODEL, **kwargs: Any) -> RebaMtebModel:
     """``RebaMtebModel(model=..., method=..., k=...)``: an mteb model from a reba configuration."""
-    return RebaMtebModel(model=model, method=method, k=k, batch_size=batch_size, **kwargs)
+    return RebaMtebModel(model=model, **kwargs)
 
 
 def model_meta_for(
@@ -193,7 +191,7 @@ def model_meta_for(
     languages: list[str] | None = None,
 ) -> ModelMeta:
     """The ``mteb.models.ModelMeta`` describing ``embedder``'s configuration."""
-    from reba import __version__
+    from reba._version import __version__
 
     lm = embedder.lm
     alias = embedder.model_name
@@ -208,13 +206,7 @@ def model_meta_for(
     )
     n_embedding = int(embeddings.weight.numel()) if embeddings is not None else None
     loader_kwargs: dict[str, Any] = {
-        "model": alias,
-        "method": embedder.method,
-        "k": embedder.k,
-        "layer": embedder.config.layer,
-        "preprocess": embedder.config.preprocess,
-        "include_prefix": embedder.config.include_prefix,
-        "max_length": embedder.max_length,
+        "config": embedder.config.to_dict(),
         "batch_size": batch_size,
         "on_empty": on_empty,
     }

@@ -5,8 +5,9 @@
 >>> from sentence_transformers import SentenceTransformer
 >>> st = SentenceTransformer("reba-st", trust_remote_code=True)   # the installed reba does the work
 
-The folder holds no weights: ``reba_config.json`` records the configuration (model alias, path
-or hub id, method, k, layer, include_prefix, max_length and any other ``Embedder`` keyword),
+The folder holds no weights: ``reba_config.json`` is the embedder's configuration file
+(:class:`reba.EmbedderConfig`, with the model as an alias, an absolute path or a hub id, so
+``reba embed/serve --config <folder>/reba_config.json`` runs the same configuration),
 ``reba_st.py`` is the module sentence-transformers loads with ``trust_remote_code=True`` (it
 only imports :class:`RebaModule` from the installed ``reba``), and
 ``config_sentence_transformers.json`` holds the prompts and the similarity function.
@@ -14,21 +15,23 @@ only imports :class:`RebaModule` from the installed ``reba``), and
 templates, backward attention and batching are reba's, and ``encode`` equals
 ``Embedder.encode`` to float32 rounding. A prompt (``encode_query``, ``prompt_name``) is put
 before the text, and the whole is what reba embeds (so it is repeated with the text).
+Folders written by reba 0.1 (the keywords without a schema) still load.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from reba.config import SCHEMA, EmbedderConfig
 from reba.embedder import Embedder
 from reba.errors import items_error
 from reba.integrations._st_files import MODULE_SOURCE, model_card, st_config, write_json
-from reba.models import BUNDLED_MODELS
+from reba.models import BUNDLED_MODELS, DEFAULT_MODEL
 
 try:
     import sentence_transformers  # noqa: F401  (the install hint below)
@@ -52,54 +55,27 @@ SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 class RebaModule(InputModule):
     """A sentence-transformers input module that embeds whole texts with a ``reba.Embedder``.
 
-    Give the configuration (``model``, ``method``, ``k``, ... as in ``reba_config.json``) or a
-    ready ``embedder``. The model's weights are a submodule, so ``SentenceTransformer.to()``
-    moves them; nothing is trained and ``save`` writes only the configuration.
+    Give a configuration (an :class:`reba.EmbedderConfig`, its dict, or a file) or a ready
+    ``embedder``. The model's weights are a submodule, so ``SentenceTransformer.to()`` moves
+    them; nothing is trained and ``save`` writes only the configuration file.
     """
 
     config_file_name = CONFIG_FILE
-    config_keys = [
-        "model",
-        "method",
-        "k",
-        "layer",
-        "include_prefix",
-        "max_length",
-        "embedder_kwargs",
-    ]
+    config_keys: list[str] = []  # the file is an EmbedderConfig, written and read by reba
     save_in_root = True
 
     def __init__(
         self,
-        model: str | None = None,
-        method: str = "reba",
-        k: int | None = None,
-        layer: int | None = None,
-        include_prefix: bool = False,
-        max_length: int | None = None,
-        embedder_kwargs: Mapping[str, Any] | None = None,
+        config: EmbedderConfig | dict | str | os.PathLike | None = None,
         *,
         embedder: Embedder | None = None,
-        **ignored: Any,  # e.g. reba_version, dimension: recorded for people, not needed here
     ):
         super().__init__()
-        self.embedder_kwargs = dict(embedder_kwargs or {})
-        if embedder is None:
-            if model is None:
-                raise ValueError(f"{CONFIG_FILE} names no model")
-            embedder = Embedder(
-                model,
-                method=method,
-                k=k,
-                layer=layer,
-                include_prefix=include_prefix,
-                max_length=max_length,
-                **self.embedder_kwargs,
-            )
-        self.embedder = embedder
-        self.model = loadable_reference(model if model is not None else embedder.model_name)
-        self.auto_model = embedder.lm.model  # registered: ST's .to()/.half() reach the weights
-        self.tokenizer = embedder.lm.tokenizer
+        if (config is None) == (embedder is None):
+            raise TypeError("give RebaModule a configuration or an embedder (one of them)")
+        self.embedder = embedder or Embedder.from_config(config)
+        self.auto_model = self.embedder.lm.model  # registered: ST's .to()/.half() reach weights
+        self.tokenizer = self.embedder.lm.tokenizer
 
     # --- the configuration, as sentence-transformers saves it --------------------------------
     @property
@@ -109,18 +85,6 @@ class RebaModule(InputModule):
     @property
     def k(self) -> int:
         return self.embedder.k
-
-    @property
-    def layer(self) -> int:
-        return self.embedder.layer
-
-    @property
-    def include_prefix(self) -> bool:
-        return self.embedder.config.include_prefix
-
-    @property
-    def max_length(self) -> int | None:
-        return self.embedder.max_length
 
     @property
     def max_seq_length(self) -> int:
@@ -154,16 +118,12 @@ class RebaModule(InputModule):
 
     # --- saving and loading ------------------------------------------------------------------
     def get_config_dict(self) -> dict[str, Any]:
-        from reba import __version__
-
-        return {
-            **{key: getattr(self, key) for key in self.config_keys},
-            "dimension": self.embedder.dimension,
-            "reba_version": __version__,
-        }
+        """The configuration file's content, the model as another process finds it."""
+        config = self.embedder.config
+        return config.replace(model=loadable_reference(config.model)).to_dict()
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
-        self.save_config(output_path)
+        EmbedderConfig.from_dict(self.get_config_dict()).save(Path(output_path) / CONFIG_FILE)
         (Path(output_path) / MODULE_FILE).write_text(MODULE_SOURCE, encoding="utf-8")
 
     @classmethod
@@ -173,12 +133,15 @@ class RebaModule(InputModule):
             for key in ("token", "cache_folder", "revision", "local_files_only")
             if key in kwargs
         }
-        config = cls.load_config(model_name_or_path, subfolder=subfolder, **hub)
+        data = cls.load_config(model_name_or_path, subfolder=subfolder, **hub)
+        if not data:
+            raise ValueError(f"{model_name_or_path}: no {CONFIG_FILE}")
+        config = EmbedderConfig.from_dict(_upgraded(data), source=CONFIG_FILE)
         model_kwargs = kwargs.get("model_kwargs") or {}
         dtype = model_kwargs.get("dtype", model_kwargs.get("torch_dtype"))
         if dtype is not None:  # SentenceTransformer(..., model_kwargs={"dtype": ...}) wins
-            config["embedder_kwargs"] = {**config.get("embedder_kwargs", {}), "dtype": dtype}
-        return cls(**config)
+            config = config.replace(dtype=str(dtype).removeprefix("torch."))
+        return cls(config)
 
     def __repr__(self) -> str:
         return f"RebaModule({self.embedder!r})"
@@ -186,13 +149,9 @@ class RebaModule(InputModule):
 
 def export_st(
     out_dir: str | Path,
-    model: str | Embedder,
+    model: str | Embedder | None = None,
     *,
-    method: str = "reba",
-    k: int | None = None,
-    layer: int | None = None,
-    include_prefix: bool = False,
-    max_length: int | None = None,
+    config: EmbedderConfig | dict | str | os.PathLike | None = None,
     prompts: Mapping[str, str] | None = None,
     default_prompt_name: str | None = None,
     similarity_fn_name: str = "cosine",
@@ -200,10 +159,11 @@ def export_st(
 ) -> Path:
     """Write a sentence-transformers model folder for a reba configuration; returns its path.
 
-    ``model`` is a bundled alias, a local folder or ``.gguf`` file (recorded as an absolute
-    path), a hub id, or a ready ``Embedder`` whose model was loaded from one of those. The
-    configuration is checked by building the ``Embedder`` (the model is loaded) unless one is
-    given. Other keywords (e.g. ``dtype``) are passed to ``Embedder`` and recorded as they are.
+    Give ``config`` (an ``EmbedderConfig``, its dict or file), or ``model`` with ``Embedder``'s
+    keywords (``method``, ``k``, ...), or a ready ``Embedder`` as ``model``. The model must be
+    one another process can load: a bundled alias, a local folder or ``.gguf`` file (recorded
+    as an absolute path) or a hub id. The configuration is checked by building the ``Embedder``
+    (the model is loaded) unless one is given.
     """
     if similarity_fn_name not in SIMILARITY_FUNCTIONS:
         raise ValueError(
@@ -213,28 +173,19 @@ def export_st(
     prompts = dict(prompts or {})
     if default_prompt_name is not None and default_prompt_name not in prompts:
         raise ValueError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts")
-    recorded = {key: _jsonable(value) for key, value in embedder_kwargs.items() if key != "device"}
-    if isinstance(model, Embedder):
-        module = RebaModule(embedder=model, embedder_kwargs=recorded)
+    if config is not None:
+        if model is not None or set(embedder_kwargs) - {"device"}:
+            raise TypeError("give export_st a config or a model and its keywords, not both")
+        embedder = Embedder.from_config(config, device=embedder_kwargs.get("device"))
+    elif isinstance(model, Embedder):
+        if embedder_kwargs:
+            raise TypeError("export_st: a ready Embedder takes no keywords (it is configured)")
+        embedder = model
     else:
-        module = RebaModule(
-            loadable_reference(model),
-            method=method,
-            k=k,
-            layer=layer,
-            include_prefix=include_prefix,
-            max_length=max_length,
-            embedder_kwargs=recorded,
-            embedder=Embedder(
-                model,
-                method=method,
-                k=k,
-                layer=layer,
-                include_prefix=include_prefix,
-                max_length=max_length,
-                **embedder_kwargs,
-            ),
-        )
+        if model is not None:
+            loadable_reference(model)  # before loading a model nobody else could find
+        embedder = Embedder(DEFAULT_MODEL if model is None else model, **embedder_kwargs)
+    module = RebaModule(embedder=embedder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     module.save(str(out))
@@ -266,8 +217,12 @@ def loadable_reference(model: str | Path) -> str:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, torch.dtype):
-        return str(value).removeprefix("torch.")
-    json.dumps(value)  # raises TypeError for what the configuration file cannot hold
-    return value
+def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
+    """A reba 0.1 ``reba_config.json`` (``Embedder`` keywords, ``embedder_kwargs``, no schema)
+    as a version 1 configuration."""
+    if "schema" in data:
+        return data
+    data = {**data, **(data.get("embedder_kwargs") or {})}
+    for recorded_only in ("embedder_kwargs", "dimension", "reba_version", "device"):
+        data.pop(recorded_only, None)
+    return {"schema": SCHEMA, "version": 1, **data}

@@ -1,7 +1,7 @@
 """What an embedding job is asked to do: a plain, picklable description shared by the runners.
 
-The command line builds an ``EmbedJob``; the runners (and Ray actors, which receive it pickled)
-build their ``Embedder`` from it. Nothing here imports the command line.
+The command line builds an ``EmbedJob``; the runners (and Ray actors, which receive it as a
+dict) build their ``Embedder`` from its ``EmbedderConfig``. Nothing here imports the command line.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
+from reba.config import EmbedderConfig
 from reba.io.rows import Fields
 from reba.io.write import OUTPUT_FORMATS
 
@@ -18,15 +19,8 @@ from reba.io.write import OUTPUT_FORMATS
 class EmbedJob:
     input: str
     output: str
-    model: str
-    method: str = "reba"
-    k: int | None = None
-    layer: int | None = None  # None: the method's own
-    include_prefix: bool = False
-    preprocess: str | None = None
-    max_length: int | None = None
-    device: str | None = None
-    dtype: str | None = None
+    config: EmbedderConfig = EmbedderConfig()
+    device: str | None = None  # where it runs: not part of the configuration
     batch_size: int = 16
     normalize: bool = False
     packing: bool = False
@@ -78,21 +72,16 @@ class EmbedJob:
         }
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Plain data (the configuration as its file form), e.g. for Ray's actors."""
+        return {**asdict(self), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EmbedJob:
+        return cls(**{**data, "config": EmbedderConfig.from_dict(data["config"])})
 
 
 def make_embedder(job: EmbedJob, device: str | None = None):
     """The job's ``Embedder`` (``device`` overrides the job's, e.g. a Ray actor's GPU)."""
     from reba import Embedder
 
-    return Embedder(
-        job.model,
-        method=job.method,
-        k=job.k,
-        layer=job.layer,
-        include_prefix=job.include_prefix,
-        preprocess=job.preprocess,
-        max_length=job.max_length,
-        device=device or job.device,
-        dtype=job.dtype,
-    )
+    return Embedder.from_config(job.config, device=device or job.device)

@@ -109,7 +109,7 @@ class EmbedRanges:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        self.job = EmbedJob(**job)
+        self.job = EmbedJob.from_dict(job)
         gpu = bool(ray.get_gpu_ids()) and torch.cuda.is_available()  # untested: no GPU here
         self.embedder = make_embedder(self.job, device="cuda" if gpu else None)
         mine = self.embedder.describe()

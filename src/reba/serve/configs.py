@@ -1,13 +1,16 @@
-"""Served configurations: ``[NAME=]MODEL[:METHOD[:K]]`` specs, default names, shared models."""
+"""Served configurations: ``[NAME=]MODEL[:METHOD[:K]]`` specs, ``[NAME=]FILE`` configuration
+files, default names, shared models."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 from reba.methods import parse_method
 from reba.models import LoadedModel, load_model
@@ -19,15 +22,25 @@ _NAME = re.compile(r"^[\w.:/+=,\[\]-]+$")
 class ServedConfig:
     """One configuration to serve; ``name`` None means the default name."""
 
-    model: str
-    method: str = "reba"
-    k: int | None = None
+    config: EmbedderConfig
     name: str | None = None
 
 
-def parse_serve_spec(spec: str) -> ServedConfig:
+def parse_config_spec(spec: str) -> ServedConfig:
+    """``[NAME=]FILE``: a saved configuration served as written (an existing path is a file
+    even if it contains ``=``)."""
+    name, sep, path = spec.partition("=")
+    if not sep or os.path.exists(spec):
+        name, path = None, spec
+    if name is not None and (not name or not path):
+        raise ValueError(f"--config {spec!r}: expected [NAME=]FILE")
+    return ServedConfig(EmbedderConfig.load(path), name)
+
+
+def parse_serve_spec(spec: str, defaults: EmbedderConfig | None = None) -> ServedConfig:
     """``[NAME=]MODEL[:METHOD[:K]]``, e.g. ``zh=gemma-3-270m:reba:2``, ``smollm2-135m:mean`` or
-    ``en=smollm2-135m:ke+cp[alpha=2]`` (an ``=`` after the first ``:`` belongs to the method)."""
+    ``en=smollm2-135m:ke+cp[alpha=2]`` (an ``=`` after the first ``:`` belongs to the method).
+    The other fields come from ``defaults`` (the command line's --layer, --dtype, ...)."""
     name, sep, rest = spec.partition("=")
     if not sep or ":" in name or "[" in name:
         name, rest = None, spec
@@ -43,7 +56,8 @@ def parse_serve_spec(spec: str) -> ServedConfig:
     model = ":".join(parts)
     if not model or (name is not None and not name):
         raise ValueError(f"--serve {spec!r}: expected [NAME=]MODEL[:METHOD[:K]]")
-    return ServedConfig(model=model, method=method, k=k, name=name)
+    base = defaults or EmbedderConfig()
+    return ServedConfig(base.replace(model=model, method=method, k=k, recipe=None), name)
 
 
 def default_name(embedder: Embedder, model: str) -> str:
@@ -56,24 +70,23 @@ def default_name(embedder: Embedder, model: str) -> str:
 
 
 def build_embedders(
-    configs: Sequence[ServedConfig],
+    served_configs: Sequence[ServedConfig],
     *,
     loader: Callable[..., LoadedModel] | None = None,
     device: Any = None,
-    dtype: Any = None,
-    **embedder_options: Any,
 ) -> dict[str, Embedder]:
-    """One ``Embedder`` per configuration, keyed by served name; each model is loaded once."""
+    """One ``Embedder`` per configuration, keyed by served name; each model is loaded once per
+    dtype."""
     loader = loader or load_model
-    models: dict[str, LoadedModel] = {}
+    models: dict[tuple[str, str | None], LoadedModel] = {}
     served: dict[str, Embedder] = {}
-    for config in configs:
-        if config.model not in models:
-            models[config.model] = loader(config.model, device=device, dtype=dtype)
-        embedder = Embedder(
-            models[config.model], method=config.method, k=config.k, **embedder_options
-        )
-        name = config.name or default_name(embedder, config.model)
+    for spec in served_configs:
+        config = spec.config
+        key = (config.model, config.dtype)
+        if key not in models:
+            models[key] = loader(config.model, device=device, dtype=config.dtype)
+        embedder = Embedder.from_config(config, model=models[key])
+        name = spec.name or default_name(embedder, config.model)
         if not _NAME.match(name):
             raise ValueError(f"served name {name!r} may only use letters, digits and . _ - : /")
         if name in served:

@@ -113,7 +113,8 @@ async def tokenize(body: TokenizeRequest, request: Request) -> list[list[SimpleT
 @router.get("/info", response_model=Info)
 async def info(request: Request) -> Info:
     """The served configuration and the server's limits, in TEI's shape."""
-    from reba import __version__
+    from reba._version import __version__
+    from reba.models.identity import model_digest
 
     state = request.app.state
     name = state.tei_model
@@ -124,6 +125,7 @@ async def info(request: Request) -> Info:
     limit = token_limit(embedder)
     return Info(
         model_id=name,
+        model_sha=model_digest(embedder.lm),
         model_dtype=dtype,
         model_type=ModelType(embedding={"pooling": embedder.method}),
         max_concurrent_requests=settings.max_queue,
@@ -132,6 +134,7 @@ async def info(request: Request) -> Info:
         max_client_batch_size=settings.max_items,
         tokenization_workers=1,
         version=__version__,
+        reba_configs={n: e.config.to_dict() for n, e in state.configs.items()},
     )
 
 

@@ -152,3 +152,5 @@ class Info(BaseModel):
     version: str
     sha: str | None = None
     docker_label: str | None = None
+    # reba's addition: each served name's configuration, as its file (EmbedderConfig.to_dict)
+    reba_configs: dict[str, dict] = {}
