@@ -4,7 +4,7 @@
 - ``forward``: one batched forward pass and what it keeps per input;
 - ``batching``: cutting inputs into batches by length and memory;
 - ``packing``: several short inputs per row;
-- ``interventions``: Token Prepending and Contrastive Prompting as forward hooks;
+- ``forward_hooks``: how Token Prepending and Contrastive Prompting change a forward pass;
 - ``result``: ``EmbedResult``.
 """
 

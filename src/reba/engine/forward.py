@@ -21,7 +21,7 @@ from reba.attention import (
     backward_attention_path,
     recording,
 )
-from reba.engine import interventions as iv
+from reba.engine import forward_hooks as hooks
 from reba.engine.batching import batches, row_bytes
 from reba.engine.packing import packed_positions, packing_works
 from reba.inputs import PreparedInput
@@ -182,12 +182,12 @@ def _inputs(lm, assembled: _Batch, plan: Plan, batch, stack) -> dict:
     lasts = _positions(lm, [(at, at.request.input.last) for at in assembled.placed])
     if isinstance(intervention, TokenPrepending):
         holders = _positions(lm, [(at, at.request.input.placeholder) for at in assembled.placed])
-        embeds = iv.token_prepending_embeddings(lm.model, assembled.ids, intervention, holders)
-        stack.enter_context(iv.token_prepending(lm.model, intervention, holders, lasts))
+        embeds = hooks.token_prepending_embeddings(lm.model, assembled.ids, intervention, holders)
+        stack.enter_context(hooks.token_prepending(lm.model, intervention, holders, lasts))
         return {"inputs_embeds": embeds}
     if isinstance(intervention, ContrastivePrompting):
         reference = _auxiliary_reference(lm, batch, intervention)
-        stack.enter_context(iv.contrastive_prompting(lm.model, intervention, lasts, reference))
+        stack.enter_context(hooks.contrastive_prompting(lm.model, intervention, lasts, reference))
     return {"input_ids": assembled.ids}
 
 
@@ -201,13 +201,13 @@ def _auxiliary_reference(lm, batch: list[list[Request]], cp: ContrastivePromptin
         with attention_implementation(lm.model, "sdpa") if lm.causal else nullcontext():
             lm.model(input_ids=auxiliary.ids, **auxiliary.run)
 
-    return iv.contrastive_reference(lm.model, cp, run, lasts)
+    return hooks.contrastive_reference(lm.model, cp, run, lasts)
 
 
-def _positions(lm, pairs: list[tuple[_Placed, int]]) -> iv.Positions:
+def _positions(lm, pairs: list[tuple[_Placed, int]]) -> hooks.Positions:
     rows = torch.tensor([at.b for at, _ in pairs], device=lm.device)
     at = torch.tensor([at.offset + position for at, position in pairs], device=lm.device)
-    return iv.Positions(rows, at)
+    return hooks.Positions(rows, at)
 
 
 def _output_of(at: _Placed, out, layers, recorder: BackwardAttention, col0: int, row0: int):

@@ -3,7 +3,7 @@
 Their papers give layers for 32-layer models (Llama-2-7B). For other depths a layer ``a`` of
 a 32-layer model becomes ``round(a * depth / 32)``: on gemma-3-270m (18 layers) TP's end 7
 becomes 4 and CP's layers 4 and 6 become 2 and 3; on smollm2-135m (30 layers) 7, 4 and 6.
-How an intervention changes a forward pass is in ``reba.engine.interventions``.
+How an intervention changes a forward pass is in ``reba.engine.forward_hooks``.
 """
 
 from __future__ import annotations
