@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from reba.engine.forward import Plan, Request, run_forward
+from reba.engine.forward import ForwardPlan, Request, run_forward
 from reba.engine.result import Collected, EmbedResult, averaged
 from reba.errors import ItemFailure
 from reba.inputs import (
@@ -194,7 +194,9 @@ class _Run:
             members[p.forward_key()].append(p)
         requests = [self._request(group, readers, intervention) for group in members.values()]
         attention = any(r.method.recipe.readout in ("reba", "reba-last") for r in readers)
-        plan = Plan(tuple(sorted({r.method.layer for r in readers})), attention, intervention)
+        plan = ForwardPlan(
+            tuple(sorted({r.method.layer for r in readers})), attention, intervention
+        )
         for request, out in run_forward(self.lm, requests, plan, self.batch_size, self.packing):
             group = members[request.input.forward_key()]
             for member in group:

@@ -40,7 +40,7 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ForwardPlan:
     """What every forward of one group keeps and changes."""
 
     layers: tuple[int, ...]  # hidden layers to keep
@@ -52,7 +52,7 @@ class Plan:
 def run_forward(
     lm: LoadedModel,
     requests: Sequence[Request],
-    plan: Plan,
+    plan: ForwardPlan,
     batch_size: int,
     packing: bool = False,
 ) -> Iterator[tuple[Request, ForwardOutput]]:
@@ -76,7 +76,7 @@ def run_forward(
                 )
 
 
-def _row_cost(lm, plan: Plan, path, by_input, row: list[PreparedInput], width: int) -> int:
+def _row_cost(lm, plan: ForwardPlan, path, by_input, row: list[PreparedInput], width: int) -> int:
     columns = sum(len(by_input[id(p)].columns) for p in row)
     hidden_layers = 1 if plan.layers == (-1,) else lm.num_layers + 1
     return row_bytes(lm.model.config, width, columns, path or "none", hidden_layers)
@@ -150,7 +150,7 @@ def _assemble(lm: LoadedModel, batch: list[list[Request]]) -> _Batch:
     return _Batch(ids.to(lm.device), run, placed)
 
 
-def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
+def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
     """One forward over ``batch`` (rows of requests), split back into per-request outputs."""
     assembled = _assemble(lm, batch)
     placed = assembled.placed
@@ -176,7 +176,7 @@ def _forward_batch(lm, batch: list[list[Request]], plan: Plan, path):
         yield at.request, _output_of(at, out, plan.layers, recorder, col0, row0)
 
 
-def _inputs(lm, assembled: _Batch, plan: Plan, batch, stack) -> dict:
+def _inputs(lm, assembled: _Batch, plan: ForwardPlan, batch, stack) -> dict:
     """The model's input arguments, with the plan's intervention installed on ``stack``."""
     intervention = plan.intervention
     lasts = _positions(lm, [(at, at.request.input.last) for at in assembled.placed])
