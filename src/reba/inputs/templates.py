@@ -7,7 +7,6 @@ opening quote of the first slot; :func:`with_placeholder` marks that place.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 SLOT = "{text}"
@@ -116,13 +115,3 @@ def senteval_preprocess(text: str) -> str:
 
 
 PREPROCESSORS = {"senteval": senteval_preprocess}
-
-
-def short_hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def is_identifier(name: str) -> bool:
-    return bool(re.fullmatch(r"[a-z][a-z0-9_-]*", name))
