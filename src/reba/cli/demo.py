@@ -42,36 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reba.cli.main import main
+    from reba.config import EmbedderConfig
     from reba.models import DEFAULT_MODEL, load_model
+    from reba.runners.job import EmbedJob
+    from reba.runners.local import run_local
 
     model = args.model or DEFAULT_MODEL
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = out / "sentences.txt"
     source.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    print(
-        f"$ reba embed --model {model} --method reba -k 2 --input {source} "
-        f"--output {out / 'sentences.npy'}"
-    )
-    status = main(
-        [
-            "embed",
-            "--model",
-            model,
-            "--method",
-            "reba",
-            "-k",
-            "2",
-            "--input",
-            str(source),
-            "--output",
-            str(out / "sentences.npy"),
-            "--quiet",
-        ]
-    )
-    if status:
-        return status
+    output = out / "sentences.npy"
+    print(f"$ reba embed --model {model} --method reba -k 2 --input {source} --output {output}")
+    config = EmbedderConfig(model=model, method="reba", k=2)
+    summary = run_local(EmbedJob(str(source), str(output), config, quiet=True))
+    summary.print()
+    if summary.exit_code:
+        return summary.exit_code
     print(f"\nWord sense in context on {model}: which use is the odd one out?")
     lm = load_model(model)
     for word, sentences in WORD_SENSE:
@@ -80,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _word_sense(lm, word: str, sentences: list[str]) -> None:
-    from reba import Embedder, EmbeddingConfig
+    from reba import Embedder, EmbedderConfig, EmbeddingConfig
 
     print(f"\n  {word!r} in: " + " | ".join(sentences))
     for method, k in (("mean", 1), ("echo", 2), ("reba", 2)):
-        vectors = Embedder(lm, method=method, k=k).encode_words([(s, word) for s in sentences])
+        embedder = Embedder.from_config(EmbedderConfig(lm.name, method, k), model=lm)
+        vectors = embedder.encode_words([(s, word) for s in sentences])
         centred = vectors - vectors.mean(axis=0)
         odd = int(np.argmax(np.linalg.norm(centred, axis=1)))
         sims = Embedder.similarity(vectors, vectors)
