@@ -22,7 +22,7 @@ from mteb.models import ModelMeta  # noqa: E402
 from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 import reba  # noqa: E402
-from reba.eval.mteb_model import RebaMtebModel, mteb_model  # noqa: E402
+from reba.integrations.mteb import RebaMtebModel, mteb_model  # noqa: E402
 
 DATA_DIR = Path(
     os.environ.get("REBA_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")
