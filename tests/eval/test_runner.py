@@ -173,3 +173,13 @@ def test_a_set_of_ones_own_is_scored_as_the_readme_says(tmp_path):
         want = spearmanr(cos, [p[2] for p in pairs]).statistic
         got = row(doc, "sentence", name)["scores"]["my_sts"]
         assert got["n_scored"] == len(pairs) and got["value"] == pytest.approx(want, abs=1e-9)
+
+
+def test_eval_config_evaluates_exactly_that_configuration(tiny_dir, small_data, tmp_path):
+    config = reba.EmbedderConfig(str(tiny_dir), "echo", k=3, layer=-2, dtype="float32")
+    path = config.save(tmp_path / "echo.json")
+    args = ["eval", "--config", str(path), "--data", str(small_data), "--tasks", "en_STSB"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu"]) == 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["level"], r["label"]) for r in doc["rows"]] == [("sentence", "echo-3/L-2")]
+    assert main([*args, "--out", str(tmp_path / "o2"), "--methods", "mean"]) == 2

@@ -187,3 +187,24 @@ def test_langchain_huggingface_embeddings_loads_the_folder(tiny_dir, tmp_path):
     expected = reba.Embedder(str(tiny_dir), method="reba", k=2).encode(TEXTS)
     close(embeddings.embed_documents(TEXTS), expected)
     close(embeddings.embed_query(TEXTS[1]), expected[1])
+
+
+def test_a_folder_written_by_reba_0_1_still_loads(tiny_dir, tmp_path):
+    out = export_st(tmp_path / "old", str(tiny_dir))
+    legacy = {  # reba 0.1's reba_config.json: the Embedder keywords, no schema
+        "model": str(tiny_dir),
+        "method": "echo",
+        "k": 3,
+        "layer": None,
+        "include_prefix": False,
+        "max_length": None,
+        "embedder_kwargs": {"dtype": "float32"},
+        "dimension": 32,
+        "reba_version": "0.1.0",
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(legacy))
+    model = SentenceTransformer(str(out), trust_remote_code=True, device="cpu")
+    assert model[0].embedder.config == reba.EmbedderConfig(
+        str(tiny_dir), "echo", 3, dtype="float32"
+    )
+    close(model.encode(TEXTS), reba.Embedder(str(tiny_dir), method="echo", k=3).encode(TEXTS))

@@ -12,6 +12,7 @@ repeating); the cut items are listed in ``X-Truncated-Inputs``. Only right trunc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import numpy as np
@@ -125,7 +126,7 @@ async def info(request: Request) -> Info:
     limit = token_limit(embedder)
     return Info(
         model_id=name,
-        model_sha=model_digest(embedder.lm),
+        model_sha=await asyncio.to_thread(model_digest, embedder.lm),  # hashed once, cached
         model_dtype=dtype,
         model_type=ModelType(embedding={"pooling": embedder.method}),
         max_concurrent_requests=settings.max_queue,
