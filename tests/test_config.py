@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -88,16 +89,24 @@ def test_a_custom_recipe_survives_save_and_load_in_a_fresh_process(tiny_dir, tmp
     path = embedder.config.save(tmp_path / "custom.json")
     assert json.loads(path.read_text())["recipe"]["intervention"]["type"] == "tp"
     expected = embedder.encode(TEXTS)
+    pickled = tmp_path / "custom.pickle"  # as a Ray worker receives a job
+    pickled.write_bytes(pickle.dumps(EmbedderConfig.load(path)))
     script = (
-        "import sys, numpy as np, reba\n"
+        "import pickle, sys, numpy as np, reba\n"
         "e = reba.Embedder.from_config(sys.argv[1], device='cpu')\n"
         f"np.save(sys.argv[2], e.encode({TEXTS!r}))\n"
         "assert e.config == reba.EmbedderConfig.load(sys.argv[1]), e.config\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     out = tmp_path / "fresh.npy"
-    subprocess.run([sys.executable, "-c", script, str(path), str(out)], check=True, env=env)
-    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
+    for source in (path, pickled):
+        if source == pickled:
+            script = script.replace(
+                "from_config(sys.argv[1]", "from_config(pickle.load(open(sys.argv[1], 'rb'))"
+            ).replace("reba.EmbedderConfig.load(sys.argv[1])", "e.config")
+        done = subprocess.run([sys.executable, "-c", script, str(source), str(out)], env=env)
+        assert done.returncode == 0
+        np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
     # a combination on the custom base carries the same recipe
     combined = EmbedderConfig(model=str(tiny_dir), method="cfg-custom+reba")
     assert combined.recipe == CUSTOM

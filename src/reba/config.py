@@ -131,6 +131,15 @@ class EmbedderConfig:
     def replace(self, **changes: Any) -> EmbedderConfig:
         return dataclasses.replace(self, **changes)
 
+    def __reduce__(self):
+        """Pickled as its file form, so unpickling (e.g. in a Ray worker) validates it and
+        registers a custom recipe there too."""
+        return (_from_dict, (self.to_dict(),))
+
+
+def _from_dict(data: dict[str, Any]) -> EmbedderConfig:
+    return EmbedderConfig.from_dict(data)
+
 
 def as_config(config: EmbedderConfig | dict | str | os.PathLike) -> EmbedderConfig:
     """A configuration from an object, a dict, or the path of a saved file."""
