@@ -22,6 +22,11 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "serve": ("fastapi", "uvicorn", "prometheus_client"),
     "st": ("sentence_transformers",),
     "ray": ("ray",),
+    "chroma": ("chromadb",),
+    "lancedb": ("lancedb",),
+    "qdrant": ("qdrant_client",),
+    "llamaindex": ("llama_index.core",),
+    "haystack": ("haystack",),
 }
 ALTERNATIVES = {"ray": '  (or: pip install "ray[data]")'}
 
