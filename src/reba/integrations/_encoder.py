@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 
-Source = Union[Embedder, EmbedderConfig, dict, str, os.PathLike]
+Source = Embedder | EmbedderConfig | dict | str | os.PathLike
 
 
 def as_embedder(source: Source, *, device: Any = None) -> Embedder:
