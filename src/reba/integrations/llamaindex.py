@@ -1,0 +1,93 @@
+"""reba as a LlamaIndex embedding model (``pip install 'reba[llamaindex]'``).
+
+>>> from llama_index.core import VectorStoreIndex
+>>> from llama_index.core.schema import TextNode
+>>> from reba.integrations.llamaindex import RebaEmbedding
+>>> embed_model = RebaEmbedding("best.json")          # or an Embedder, EmbedderConfig or dict
+>>> index = VectorStoreIndex([TextNode(text="一句话"), TextNode(text="another text")],
+...                          embed_model=embed_model)
+>>> index.as_retriever(similarity_top_k=1).retrieve("what is said?")
+
+A ``BaseEmbedding``: texts go through ``Embedder.encode`` (with ``document_prompt``), queries
+with ``query_prompt``; the async methods run the model on a worker thread, one call at a time.
+``embed_batch_size`` is how many texts LlamaIndex hands over per call (reba then sorts and
+batches them by ``batch_size``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from reba.cli.deps import require
+
+require("llamaindex", "reba.integrations.llamaindex")
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding  # noqa: E402
+from pydantic import PrivateAttr  # noqa: E402
+
+from reba.embedder import Embedder  # noqa: E402
+from reba.integrations._encoder import Encoder, Source  # noqa: E402
+
+__all__ = ["RebaEmbedding"]
+
+
+class RebaEmbedding(BaseEmbedding):
+    """A LlamaIndex ``BaseEmbedding`` backed by a :class:`reba.Embedder`.
+
+    ``source`` is an ``Embedder`` or a configuration (``EmbedderConfig``, dict, saved file
+    path); ``device`` applies to a configuration. Other keywords are ``BaseEmbedding``'s.
+    """
+
+    _encoder: Encoder = PrivateAttr()
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        device: Any = None,
+        batch_size: int = 16,
+        normalize: bool = False,
+        query_prompt: str = "",
+        document_prompt: str = "",
+        embed_batch_size: int = 64,
+        **kwargs: Any,
+    ):
+        encoder = Encoder(
+            source,
+            device=device,
+            batch_size=batch_size,
+            normalize=normalize,
+            query_prompt=query_prompt,
+            document_prompt=document_prompt,
+        )
+        config = encoder.embedder.config
+        kwargs.setdefault("model_name", f"reba/{config.model}/{config.method}/k{config.k}")
+        super().__init__(embed_batch_size=embed_batch_size, **kwargs)
+        self._encoder = encoder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RebaEmbedding"
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._encoder.embedder
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._encoder.queries([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._encoder.documents([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._encoder.documents(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)
