@@ -39,7 +39,9 @@ def test_vectors_and_prompts_are_encodes(store_embedder, store_config):
         np.stack(ef(DOCS[:3])), store_embedder.encode(["d: " + t for t in DOCS[:3]]), atol=1e-6
     )
     np.testing.assert_allclose(
-        np.stack(ef.embed_query(QUERIES[:1])), store_embedder.encode(["q: " + QUERIES[0]]), atol=1e-6
+        np.stack(ef.embed_query(QUERIES[:1])),
+        store_embedder.encode(["q: " + QUERIES[0]]),
+        atol=1e-6,
     )
     unit = RebaEmbeddingFunction(store_config.to_dict(), normalize=True)  # a dict
     np.testing.assert_allclose(np.linalg.norm(np.stack(unit(DOCS[:2])), axis=1), 1, atol=1e-6)
