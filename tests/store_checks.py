@@ -7,16 +7,9 @@ equal the cosine ranking computed here with numpy from ``Embedder.encode``.
 from __future__ import annotations
 
 import numpy as np
+from tiny_models import CORPUS
 
-DOCS = [
-    "The bank raised interest rates again this year.",
-    "We sat on the river bank and watched the boats.",
-    "A bat flew out of the cave at dusk.",
-    "He swung the bat and hit the ball over the fence.",
-    "我们去银行取钱，然后去河边散步。",
-    "这个苹果很甜，那家公司叫苹果。",
-    "Embeddings from causal language models miss what comes later in the text.",
-    "Repetition lets early tokens see the whole sentence.",
+DOCS = [*dict.fromkeys(CORPUS)] + [  # the tiny tokenizer's corpus, and two more
     "The boats drifted past the bank of the river.",
     "Interest rates and the price of apples.",
 ]

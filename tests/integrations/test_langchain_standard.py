@@ -21,7 +21,9 @@ def tiny_embedder() -> reba.Embedder:
     return reba.Embedder(reba.wrap_model(model, tokenizer, name="tiny-llama"), method="reba", k=2)
 
 
-class TestRebaEmbeddingsUnit(EmbeddingsUnitTests):
+class Reba:
+    """What both suites build: ``RebaEmbeddings(model=<tiny embedder>)``."""
+
     @property
     def embeddings_class(self) -> type[RebaEmbeddings]:
         return RebaEmbeddings
@@ -29,6 +31,10 @@ class TestRebaEmbeddingsUnit(EmbeddingsUnitTests):
     @property
     def embedding_model_params(self) -> dict:
         return {"model": tiny_embedder()}
+
+
+class TestRebaEmbeddingsUnit(Reba, EmbeddingsUnitTests):
+    pass
 
 
 # The suite's async tests need pytest-asyncio (installed with langchain-tests). LangChain's
@@ -36,11 +42,5 @@ class TestRebaEmbeddingsUnit(EmbeddingsUnitTests):
 # instead (and quiets the warning about its sync tests).
 @pytest.mark.asyncio
 @pytest.mark.filterwarnings("ignore:The test <Function test_.*not an async:pytest.PytestWarning")
-class TestRebaEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[RebaEmbeddings]:
-        return RebaEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict:
-        return {"model": tiny_embedder()}
+class TestRebaEmbeddingsIntegration(Reba, EmbeddingsIntegrationTests):
+    pass

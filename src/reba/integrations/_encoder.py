@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -18,6 +18,16 @@ from reba.config import EmbedderConfig
 from reba.embedder import Embedder
 
 Source = Embedder | EmbedderConfig | dict | str | os.PathLike
+
+
+class Settings(TypedDict, total=False):
+    """The keywords every store wrapper passes on to :class:`Encoder`."""
+
+    device: Any  # for a configuration only
+    batch_size: int  # reba's batch size
+    normalize: bool  # unit vectors
+    query_prompt: str  # put before every query
+    document_prompt: str  # put before every document
 
 
 def as_embedder(source: Source, *, device: Any = None) -> Embedder:

@@ -17,7 +17,7 @@ space is cosine. Vectors are ``Embedder.encode``'s; queries go through ``embed_q
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reba.cli.deps import require
 
@@ -26,7 +26,10 @@ require("chroma", "reba.integrations.chroma")
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space  # noqa: E402
 from chromadb.utils.embedding_functions import register_embedding_function  # noqa: E402
 
-from reba.integrations._encoder import Encoder, Source  # noqa: E402
+from reba.integrations._encoder import Encoder, Settings, Source  # noqa: E402
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = ["RebaEmbeddingFunction"]
 
@@ -36,27 +39,12 @@ class RebaEmbeddingFunction(EmbeddingFunction[Documents]):
     """A Chroma ``EmbeddingFunction`` backed by a :class:`reba.Embedder`.
 
     ``source`` is an ``Embedder`` or a configuration (``EmbedderConfig``, dict, saved file
-    path); ``device`` applies to a configuration. ``normalize`` returns unit vectors.
+    path); ``settings`` are ``device``, ``batch_size``, ``normalize``, ``query_prompt`` and
+    ``document_prompt`` (see ``reba.integrations._encoder.Settings``).
     """
 
-    def __init__(
-        self,
-        source: Source,
-        *,
-        device: Any = None,
-        batch_size: int = 16,
-        normalize: bool = False,
-        query_prompt: str = "",
-        document_prompt: str = "",
-    ):
-        self.encoder = Encoder(
-            source,
-            device=device,
-            batch_size=batch_size,
-            normalize=normalize,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-        )
+    def __init__(self, source: Source, **settings: Unpack[Settings]):
+        self.encoder = Encoder(source, **settings)
 
     @property
     def embedder(self):

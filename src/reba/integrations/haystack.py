@@ -131,17 +131,14 @@ class RebaDocumentEmbedder(_RebaComponent):
         self,
         source: Source,
         *,
-        device: str | None = None,
-        batch_size: int = 16,
-        normalize: bool = False,
-        prefix: str = "",
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
+        **settings: Any,
     ):
+        """``settings`` are the text embedder's: ``device``, ``batch_size``, ``normalize``,
+        ``prefix``."""
         # @component makes a new class, so super() without arguments does not work here
-        _RebaComponent.__init__(
-            self, source, device=device, batch_size=batch_size, normalize=normalize, prefix=prefix
-        )
+        _RebaComponent.__init__(self, source, **settings)
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
 

@@ -17,7 +17,7 @@ batches them by ``batch_size``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reba.cli.deps import require
 
@@ -27,7 +27,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding  # no
 from pydantic import PrivateAttr  # noqa: E402
 
 from reba.embedder import Embedder  # noqa: E402
-from reba.integrations._encoder import Encoder, Source  # noqa: E402
+from reba.integrations._encoder import Encoder, Settings, Source  # noqa: E402
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = ["RebaEmbedding"]
 
@@ -36,34 +39,19 @@ class RebaEmbedding(BaseEmbedding):
     """A LlamaIndex ``BaseEmbedding`` backed by a :class:`reba.Embedder`.
 
     ``source`` is an ``Embedder`` or a configuration (``EmbedderConfig``, dict, saved file
-    path); ``device`` applies to a configuration. Other keywords are ``BaseEmbedding``'s.
+    path); ``settings`` (``device``, ``batch_size``, ``normalize``, the prompts) are as for
+    every store (``reba.integrations._encoder.Settings``).
     """
 
     _encoder: Encoder = PrivateAttr()
 
-    def __init__(
-        self,
-        source: Source,
-        *,
-        device: Any = None,
-        batch_size: int = 16,
-        normalize: bool = False,
-        query_prompt: str = "",
-        document_prompt: str = "",
-        embed_batch_size: int = 64,
-        **kwargs: Any,
-    ):
-        encoder = Encoder(
-            source,
-            device=device,
-            batch_size=batch_size,
-            normalize=normalize,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-        )
+    def __init__(self, source: Source, *, embed_batch_size: int = 64, **settings: Unpack[Settings]):
+        encoder = Encoder(source, **settings)
         config = encoder.embedder.config
-        kwargs.setdefault("model_name", f"reba/{config.model}/{config.method}/k{config.k}")
-        super().__init__(embed_batch_size=embed_batch_size, **kwargs)
+        super().__init__(
+            model_name=f"reba/{config.model}/{config.method}/k{config.k}",
+            embed_batch_size=embed_batch_size,
+        )
         self._encoder = encoder
 
     @classmethod

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reba.cli.deps import require
 
@@ -28,7 +28,10 @@ require("qdrant", "reba.integrations.qdrant")
 from qdrant_client import QdrantClient, models  # noqa: E402
 
 from reba.embedder import Embedder  # noqa: E402
-from reba.integrations._encoder import Encoder, Source  # noqa: E402
+from reba.integrations._encoder import Encoder, Settings, Source  # noqa: E402
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = ["RebaQdrant", "point_id"]
 
@@ -50,7 +53,8 @@ class RebaQdrant:
     """One Qdrant collection embedded by a :class:`reba.Embedder`.
 
     ``source`` is an ``Embedder`` or a configuration (``EmbedderConfig``, dict, saved file
-    path); ``device``, ``batch_size``, ``normalize`` and the prompts are as for every store.
+    path); ``settings`` (``device``, ``batch_size``, ``normalize``, the prompts) are as for
+    every store (``reba.integrations._encoder.Settings``).
     """
 
     def __init__(
@@ -58,23 +62,11 @@ class RebaQdrant:
         client: QdrantClient,
         collection: str,
         source: Source,
-        *,
-        device: Any = None,
-        batch_size: int = 16,
-        normalize: bool = False,
-        query_prompt: str = "",
-        document_prompt: str = "",
+        **settings: Unpack[Settings],
     ):
         self.client = client
         self.collection = collection
-        self.encoder = Encoder(
-            source,
-            device=device,
-            batch_size=batch_size,
-            normalize=normalize,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-        )
+        self.encoder = Encoder(source, **settings)
 
     @property
     def embedder(self) -> Embedder:
