@@ -3,7 +3,7 @@ LanceDB table, ``reba serve`` of the same configuration, and a query from the op
 answered with the nearest documents. Only the port changes (a free one instead of 8000).
 
 The printed hits are checked against the cosine ranking computed here with numpy from
-``Embedder.encode`` (bundled SmolLM2-135M, as the README uses)."""
+``Embedder.encode`` (the example's configuration file, on the bundled SmolLM2-135M)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_readme_end_to_end_example(tmp_path, smollm2):
     printed = [line.split(" ", 2) for line in answered.stdout.strip().splitlines()]
 
     rows = [json.loads(line) for line in (tmp_path / "docs.jsonl").read_text().splitlines()]
-    embedder = reba.Embedder(smollm2, method="reba", k=2)
+    embedder = reba.Embedder.from_config(tmp_path / "best.json", model=smollm2)  # the file
     docs = embedder.encode([row["text"] for row in rows], normalize=True)
     q = embedder.encode("Who raised interest rates?", normalize=True)
     assert "Who raised interest rates?" in query
