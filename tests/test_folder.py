@@ -113,7 +113,8 @@ def test_other_configuration_or_changed_input_is_refused(tmp_path):
     assert _embed("--input", source, "--output", out, "--shard-rows", 16)[0] == 0
     before = mtimes(out)
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 16, "--layer", -2)
-    assert code == 2 and "different configuration (layer: -2 now, -1 there)" in err
+    assert code == 2 and "different configuration (" in err and "; layer: -2 now, -1 there" in err
+    assert "embedder_config.layer: -2 now, None there" in err  # nested fields named by path
     code, err = _embed("--input", source, "--output", out, "--shard-rows", 10)
     assert code == 2 and "shard_rows: 10 now, 16 there" in err
     os.utime(source, ns=(time.time_ns(), time.time_ns()))  # touched, same rows: accepted

@@ -136,10 +136,13 @@ class OutputFolder:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.File)
 
 
-def config_difference(mine: dict, theirs: dict) -> str:
+def config_difference(mine: dict, theirs: dict, prefix: str = "") -> str:
+    """The differing fields, nested ones by their path (``embedder_config.dtype: ...``)."""
     keys = sorted(set(mine) | set(theirs))
     return "; ".join(
-        f"{k}: {mine.get(k)!r} now, {theirs.get(k)!r} there"
+        config_difference(mine[k], theirs[k], f"{prefix}{k}.")
+        if isinstance(mine.get(k), dict) and isinstance(theirs.get(k), dict)
+        else f"{prefix}{k}: {mine.get(k)!r} now, {theirs.get(k)!r} there"
         for k in keys
         if mine.get(k) != theirs.get(k)
     )
