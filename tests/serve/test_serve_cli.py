@@ -68,8 +68,8 @@ def captured(monkeypatch, tiny_lm):
         seen["loads"].append(name)
         return tiny_lm
 
-    def run_server(app, *, host, port, log_level, access_log):
-        seen.update(app=app, host=host, port=port, access_log=access_log)
+    def run_server(app, *, host, port, root_path, log_level, access_log):
+        seen.update(app=app, host=host, port=port, root_path=root_path, access_log=access_log)
 
     monkeypatch.setattr("reba.serve.configs.load_model", loader)
     monkeypatch.setattr(reba.serve, "run_server", run_server)
@@ -93,12 +93,26 @@ def test_cli_serve_specs_and_limits(captured):
     assert captured["loads"] == ["m"]
     assert app.state.settings.max_items == 5 and app.state.settings.max_wait_ms == 2
     assert captured["port"] == 9001 and not captured["access_log"]
+    assert app.state.settings.max_body_bytes == 4 * 1024 * 1024  # the documented defaults
+    assert app.state.settings.request_timeout == 60 and captured["root_path"] == ""
+
+
+def test_cli_body_limit_deadline_and_root_path(captured):
+    argv = ["serve", "--model", "m", "--max-body-bytes", "1000", "--request-timeout", "2.5"]
+    assert main([*argv, "--root-path", "/embeddings"]) == 0
+    settings = captured["app"].state.settings
+    assert (settings.max_body_bytes, settings.request_timeout) == (1000, 2.5)
+    assert captured["root_path"] == "/embeddings"
+    assert main(["serve", "--model", "m", "--request-timeout", "0"]) == 0
+    assert captured["app"].state.settings.request_timeout is None  # 0: no deadline
 
 
 def test_cli_rejects_bad_options(captured, capsys):
     assert main(["serve", "--serve", "m:2"]) == 2
     assert main(["serve", "--model", "m", "--max-items", "0"]) == 2
     assert main(["serve", "--serve", "m", "--name", "n"]) == 2
+    assert main(["serve", "--model", "m", "--max-body-bytes", "0"]) == 2
+    assert main(["serve", "--model", "m", "--root-path", "api/"]) == 2
     assert "reba serve: error" in capsys.readouterr().err
     assert "app" not in captured
 

@@ -85,6 +85,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="requests waiting per configuration; more get 429 (default: 1024)",
     )
     parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="request body size, checked while it is read; more gets 413 (default: 4194304, 4 MiB)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a request may take from its texts being checked to its answer; later it "
+        "gets 503 and its queued work is dropped; 0: no deadline (default: 60)",
+    )
+    parser.add_argument(
+        "--root-path",
+        default="",
+        metavar="PREFIX",
+        help="the path prefix a reverse proxy serves reba under and strips (e.g. /embeddings); "
+        "links in /docs use it; keys hold on every route either way",
+    )
+    parser.add_argument(
         "--normalize", action="store_true", help="L2-normalise every returned embedding"
     )
     parser.add_argument(
@@ -98,8 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     security = parser.add_argument_group(
         "security",
-        "API keys: every /v1/* and TEI route (and /metrics) then needs "
-        "'Authorization: Bearer KEY'; /health stays open",
+        "API keys: every route then needs 'Authorization: Bearer KEY' but /health, /docs, "
+        "/redoc and /openapi.json (and /metrics with --public-metrics)",
     )
     security.add_argument(
         "--api-key",
@@ -134,17 +154,22 @@ def run(args: argparse.Namespace) -> int:
 
     keys = load_api_keys(args.api_key, args.api_key_file)  # bad keys fail before loading models
     prompts = parse_prompts(args.prompt)
-    for name in ("max_items", "max_chars", "max_queue", "max_batch_items", "batch_size"):
+    limits = ("max_items", "max_chars", "max_queue", "max_batch_items", "batch_size")
+    for name in (*limits, "max_body_bytes"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.max_wait_ms < 0:
-        raise ValueError("--max-wait-ms must be >= 0")
+    if args.max_wait_ms < 0 or args.request_timeout < 0:
+        raise ValueError("--max-wait-ms and --request-timeout must be >= 0")
+    if args.root_path and (not args.root_path.startswith("/") or args.root_path.endswith("/")):
+        raise ValueError(f"--root-path must start and not end with '/', got {args.root_path!r}")
     specs = served_configs(args)
     configs = build_embedders(specs, device=args.device)
     settings = ServeSettings(
         max_items=args.max_items,
         max_chars=args.max_chars,
         max_queue=args.max_queue,
+        max_body_bytes=args.max_body_bytes,
+        request_timeout=args.request_timeout or None,
         max_wait_ms=args.max_wait_ms,
         max_batch_items=args.max_batch_items,
         batch_size=args.batch_size,
@@ -161,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         create_app(configs, settings=settings),
         host=args.host,
         port=args.port,
+        root_path=args.root_path,
         log_level=args.log_level,
         access_log=not args.no_access_log,
     )
@@ -203,8 +229,8 @@ def security_notice(host: str, port: int, n_keys: int) -> str:
     """What start-up says about who can use the server."""
     if n_keys:
         return (
-            f"reba serve: {n_keys} API key{'s' if n_keys > 1 else ''} required on /v1/*, the TEI "
-            "routes and /metrics (Authorization: Bearer KEY); /health is open"
+            f"reba serve: {n_keys} API key{'s' if n_keys > 1 else ''} required on every route "
+            "(Authorization: Bearer KEY) but /health, /docs, /redoc and /openapi.json"
         )
     if _is_loopback(host):
         return (

@@ -9,7 +9,14 @@
 """
 
 from reba.engine.batching import plan_batches
-from reba.engine.embed import check_method, embed_configs, progress_bar
+from reba.engine.embed import check_method, embed_configs, progress_bar, truncated_items
 from reba.engine.result import EmbedResult
 
-__all__ = ["EmbedResult", "check_method", "embed_configs", "plan_batches", "progress_bar"]
+__all__ = [
+    "EmbedResult",
+    "check_method",
+    "embed_configs",
+    "plan_batches",
+    "progress_bar",
+    "truncated_items",
+]

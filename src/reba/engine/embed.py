@@ -88,13 +88,7 @@ def embed_configs(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    methods = {cfg: check_method(lm, cfg, level) for cfg in configs}
-    checked, failures = (check_texts if level == "sentence" else check_words)(list(items))
-    readers = [Reader(cfg, m, i) for cfg, m in methods.items() for i in range(len(m.recipe.inputs))]
-    groups: dict[tuple, list[Reader]] = defaultdict(list)
-    for reader in readers:
-        groups[reader.group()].append(reader)
-    collected = {(r.config, r.input): Collected() for r in readers}
+    methods, checked, failures, groups, collected = _plan(lm, items, configs, level)
     run = _Run(lm, level, batch_size, max_length or lm.max_length, packing, collected)
     total = len(checked) * len(groups)
     with progress_bar(show_progress_bar, total=total, desc="embedding", unit="input") as bar:
@@ -105,6 +99,40 @@ def embed_configs(
         parts = [collected[(cfg, i)] for i in range(len(method.recipe.inputs))]
         results[cfg] = averaged(parts).result(failures, lm.dimension)
     return results
+
+
+def truncated_items(
+    lm: LoadedModel,
+    items: Sequence[object],
+    configs: Sequence[EmbeddingConfig],
+    *,
+    level: Level = "sentence",
+    max_length: int | None = None,
+) -> dict[EmbeddingConfig, list[int]]:
+    """The positions of ``items`` that ``embed_configs`` would cut to fit ``max_length``, per
+    configuration: the inputs are built (tokenization only) and no forward pass runs."""
+    methods, checked, _, groups, collected = _plan(lm, items, configs, level)
+    run = _Run(lm, level, 1, max_length or lm.max_length, False, collected, forward=False)
+    for group in groups.values():
+        run.group(checked, group)
+    return {
+        cfg: sorted(
+            set().union(*(collected[(cfg, i)].truncated for i in range(len(m.recipe.inputs))))
+        )
+        for cfg, m in methods.items()
+    }
+
+
+def _plan(lm: LoadedModel, items: Sequence[object], configs, level: Level):
+    """Checked methods and items, readers grouped by shared forward pass, empty collections."""
+    methods = {cfg: check_method(lm, cfg, level) for cfg in configs}
+    checked, failures = (check_texts if level == "sentence" else check_words)(list(items))
+    readers = [Reader(cfg, m, i) for cfg, m in methods.items() for i in range(len(m.recipe.inputs))]
+    groups: dict[tuple, list[Reader]] = defaultdict(list)
+    for reader in readers:
+        groups[reader.group()].append(reader)
+    collected = {(r.config, r.input): Collected() for r in readers}
+    return methods, checked, failures, groups, collected
 
 
 def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Method:
@@ -127,6 +155,7 @@ class _Run:
     max_length: int
     packing: bool
     collected: dict[tuple[EmbeddingConfig, int], Collected]
+    forward: bool = True  # False: build the inputs and note which were cut, no model call
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -161,7 +190,7 @@ class _Run:
             copies=largest,
             max_length=self.max_length,
             with_suffix=not self.lm.causal,
-            report=len(copies) == 1,
+            report=len(copies) == 1 and self.forward,
         )
         if len(copies) == 1:
             return prepared, failures
@@ -185,10 +214,16 @@ class _Run:
             whole=spec.whole,
             max_length=self.max_length,
             also_fits=(auxiliary,) if auxiliary else (),
+            report=self.forward,
         )
         return prepared, failures
 
     def _forward(self, prepared: list[PreparedInput], readers: list[Reader], intervention, bar):
+        if not self.forward:
+            for reader in readers:
+                cut = {p.index for p in prepared if p.truncated_from is not None}
+                self.collected[(reader.config, reader.input)].truncated |= cut
+            return
         members: dict[tuple, list[PreparedInput]] = defaultdict(list)
         for p in prepared:
             members[p.forward_key()].append(p)

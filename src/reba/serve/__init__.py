@@ -38,6 +38,7 @@ Errors, always ``{"error": {"message", "type", "param", "code"}}``
 from reba.serve.app import create_app
 from reba.serve.batcher import MicroBatcher
 from reba.serve.configs import ServedConfig, build_embedders, parse_serve_spec
+from reba.serve.mount import mount
 from reba.serve.server import run_server, serve_in_thread
 from reba.serve.settings import ServeSettings
 
@@ -47,6 +48,7 @@ __all__ = [
     "ServedConfig",
     "build_embedders",
     "create_app",
+    "mount",
     "parse_serve_spec",
     "run_server",
     "serve_in_thread",

@@ -3,7 +3,9 @@
 ``create_app({"name": Embedder, ...})`` serves each embedder under its name (the OpenAI
 request's ``model``; TEI routes use the first). One micro-batcher per name; all of them share
 one model thread. Routes: ``openai_routes`` (``/v1/*``), ``tei`` (``/embed``, ``/``,
-``/similarity``, ``/tokenize``, ``/info``), ``/health`` and ``/metrics`` here.
+``/similarity``, ``/tokenize``, ``/info``), ``/health`` and ``/metrics`` here. Middleware, from
+the outside in: metrics, keys (``auth``), the body-size limit (``limits``). The micro-batchers
+start in the app's lifespan: inside another app, mount it with ``reba.serve.mount``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from reba.serve import openai_routes
 from reba.serve.auth import BearerAuth
 from reba.serve.batcher import MicroBatcher
 from reba.serve.errors import install_error_handlers
+from reba.serve.limits import BodyLimit
 from reba.serve.metrics import CONTENT_TYPE, MetricsMiddleware, ServeMetrics
 from reba.serve.openapi import install_openapi
 from reba.serve.schemas import ConfigHealth, Health
@@ -67,7 +70,8 @@ def create_app(
     install_tei(app)
     _add_health_and_metrics(app)
     install_openapi(app)
-    if settings.api_keys:
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.api_keys:  # outside the body limit: a keyless request is refused unread
         app.add_middleware(
             BearerAuth, keys=settings.api_keys, public_metrics=settings.public_metrics
         )

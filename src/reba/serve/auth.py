@@ -1,12 +1,14 @@
-"""API keys: ``Authorization: Bearer KEY`` on every ``/v1/*`` and TEI route.
+"""API keys: ``Authorization: Bearer KEY`` on every route but the open list.
 
 Keys come from ``--api-key`` (repeatable), the ``REBA_API_KEY`` environment variable (one key,
 or several separated by commas) and ``--api-key-file`` (one key per line; blank lines and
 ``#`` comments are skipped). A request's key is compared with every configured key by
 ``hmac.compare_digest`` (constant time, no early exit). A missing or wrong key gets 401 in
 OpenAI's error shape with ``WWW-Authenticate: Bearer``, before the body is read.
-``/health``, ``/docs`` and ``/openapi.json`` stay open; ``/metrics`` is protected too unless
-``--public-metrics``.
+Only ``reba.serve.paths.OPEN_PATHS`` (``/health``, ``/docs``, ``/redoc``, ``/openapi.json``)
+stay open, and ``/metrics`` with ``--public-metrics``; every other path, unknown ones included,
+needs a key. The path is taken relative to the app's root (``reba.serve.paths.route_path``), so
+mounting the app under a prefix or serving it behind a proxy's ``root_path`` opens nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reba.serve.errors import error_response
-from reba.serve.tei_schemas import TEI_PATHS
+from reba.serve.paths import is_open, route_path
 
 ENV_VAR = "REBA_API_KEY"
 _UNAUTHORIZED = (
@@ -69,14 +71,9 @@ def key_matches(authorization: str | None, keys: Iterable[str]) -> bool:
     return matched and scheme.lower() == "bearer"
 
 
-def is_protected(path: str, *, public_metrics: bool) -> bool:
-    if path == "/v1" or path.startswith("/v1/") or path in TEI_PATHS:
-        return True
-    return path == "/metrics" and not public_metrics
-
-
 class BearerAuth:
-    """ASGI middleware answering 401 to protected routes without a configured key."""
+    """ASGI middleware answering 401 to every route but the open ones without a configured
+    key."""
 
     def __init__(self, app: ASGIApp, keys: Sequence[str], *, public_metrics: bool = False):
         self.app = app
@@ -87,7 +84,7 @@ class BearerAuth:
         if (
             scope["type"] == "http"
             and self.keys
-            and is_protected(scope["path"], public_metrics=self.public_metrics)
+            and not is_open(route_path(scope), public_metrics=self.public_metrics)
             and not key_matches(_header(scope, b"authorization"), self.keys)
         ):
             response = error_response(

@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reba.errors import ItemFailure
+from reba.serve.paths import is_tei, route_path
 from reba.serve.schemas import ErrorDetail, ErrorResponse
-from reba.serve.tei_schemas import TEI_PATHS, tei_error_response
+from reba.serve.tei_schemas import tei_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,13 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def too_large(path: str, message: str) -> JSONResponse:
+    """413 for a body over the limit, in the shape of the route ``path`` (TEI or OpenAI)."""
+    if is_tei(path):
+        return tei_error_response(413, message, "Validation")
+    return error_response(413, message, "invalid_request_error", code="request_too_large")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -93,7 +101,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     message, param = validation_message(errors[0]) if errors else ("invalid request", None)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    if request.url.path in TEI_PATHS:  # TEI's shape: its JSON extractor answers 422
+    if is_tei(route_path(request.scope)):  # TEI's shape: its JSON extractor answers 422
         return tei_error_response(422, message, "Validation")
     return error_response(400, message, "invalid_request_error", param, "invalid_request")
 
@@ -126,9 +134,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"No route {request.method} {request.url.path}"
     elif status == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}"
+    elif status == 413:  # the body limit (reba.serve.limits), raised while the body is read
+        return too_large(route_path(request.scope), str(exc.detail))
     elif status == 400:
         message = f"{exc.detail} (send a UTF-8 JSON object, Content-Type: application/json)"
-        if request.url.path in TEI_PATHS:  # an unreadable body, in TEI's shape
+        if is_tei(route_path(request.scope)):  # an unreadable body, in TEI's shape
             return tei_error_response(422, message, "Validation")
     else:
         message = str(exc.detail)

@@ -20,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reba.serve.paths import route_path
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 NO_MODEL = "-"
 UNMATCHED = "unmatched"
@@ -124,6 +126,7 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None)
             if route is None:
-                route = scope["path"] if scope["path"] in self.paths else UNMATCHED
+                path = route_path(scope)
+                route = path if path in self.paths else UNMATCHED
             model = (scope.get("state") or {}).get("reba_model", NO_MODEL)
             self.metrics.observe_request(route, model, status, time.perf_counter() - start)

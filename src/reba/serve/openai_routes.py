@@ -15,6 +15,7 @@ from reba.serve.schemas import (
     ModelList,
 )
 from reba.serve.service import (
+    DeadlineExceeded,
     InputsTooLong,
     LimitExceeded,
     check_texts,
@@ -29,8 +30,9 @@ ERRORS = {
     for status, text in [
         (400, "invalid request, an item over the limits, or an item that cannot be embedded"),
         (404, "unknown model"),
+        (413, "the request body is over --max-body-bytes"),
         (429, "too many queued requests"),
-        (503, "shutting down"),
+        (503, "shutting down, or not answered within --request-timeout"),
     ]
 }
 
@@ -57,6 +59,8 @@ async def create_embeddings(body: EmbeddingRequest, request: Request) -> Respons
         raise APIError(429, str(err), code="queue_full", headers={"Retry-After": "1"}) from None
     except BatcherClosed as err:
         raise APIError(503, str(err), code="shutting_down") from None
+    except DeadlineExceeded as err:
+        raise APIError(503, str(err), code="timeout", headers={"Retry-After": "1"}) from None
     settings = request.app.state.settings
     vectors = shape_vectors(out.embeddings, body.dimensions, settings.normalize)
     encode = to_base64 if body.encoding_format == "base64" else to_floats

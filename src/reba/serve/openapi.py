@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from reba.serve.auth import is_protected
+from reba.serve.paths import is_open
 
 # At least one character that is not whitespace (Python's str.isspace and JSON Schema's \s).
 NON_BLANK = r"[^\s\x1c-\x1f\x85]"
@@ -117,7 +117,7 @@ def _declare_security(document: dict[str, Any], *, public_metrics: bool) -> None
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
     for path, operations in document["paths"].items():
-        if not is_protected(path, public_metrics=public_metrics):
+        if is_open(path, public_metrics=public_metrics):
             continue
         for operation in operations.values():
             operation["security"] = [{"bearerAuth": []}]

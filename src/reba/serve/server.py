@@ -14,11 +14,24 @@ from fastapi import FastAPI
 
 
 def run_server(
-    app: FastAPI, *, host: str, port: int, log_level: str = "info", access_log: bool = True
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    root_path: str = "",
+    log_level: str = "info",
+    access_log: bool = True,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; in-flight requests finish, then the batchers drain."""
+    """Serve until SIGINT/SIGTERM; in-flight requests finish, then the batchers drain.
+    ``root_path``: the prefix a reverse proxy serves the app under (and strips)."""
     uvicorn.run(
-        app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        root_path=root_path,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
     )
 
 
@@ -44,13 +57,15 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
+    root_path: str = "",
     start_timeout: float = 60.0,
 ) -> Iterator[RunningServer]:
     """Serve ``app`` from a background thread on ``host:port`` (0: a free port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
+    config = uvicorn.Config(app, log_level=log_level, root_path=root_path, lifespan="on")
+    server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="reba-serve", daemon=True
     )

@@ -6,12 +6,14 @@ The routes translate the exceptions raised here into their own error shapes (Ope
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from reba.embedder import Embedder
+from reba.engine import truncated_items
 from reba.serve.batcher import BatchOutput
 from reba.serve.settings import ServeSettings
 
@@ -45,6 +47,19 @@ class InputsTooLong(Exception):
         )
 
 
+@dataclass
+class DeadlineExceeded(Exception):
+    """A request not answered within ``--request-timeout`` seconds; its queued work is dropped."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"the request was not answered within {self.seconds:g} s (--request-timeout) and was "
+            "dropped; the server is busy: retry later or send fewer texts per request"
+        )
+
+
 def check_texts(texts: Sequence[str], settings: ServeSettings) -> None:
     """Raise ``LimitExceeded`` for more than ``max_items`` texts or one over ``max_chars``."""
     if len(texts) > settings.max_items:
@@ -67,20 +82,42 @@ def token_limit(embedder: Embedder) -> int:
     return int(embedder.max_length or embedder.lm.max_length)
 
 
+def too_long(embedder: Embedder, texts: Sequence[str]) -> list[int]:
+    """The texts the configuration would cut, from the tokenizer alone (no forward pass)."""
+    cut = truncated_items(embedder.lm, texts, [embedder.config], max_length=embedder.max_length)
+    return cut[embedder.config]
+
+
 async def embed_texts(
     request: Request, name: str, texts: list[str], *, truncate: bool
 ) -> BatchOutput:
     """Embed ``texts`` with configuration ``name`` in the next micro-batch.
 
-    Raises ``ItemsRejected``, ``QueueFull``, ``BatcherClosed`` (from the batcher) or
-    ``InputsTooLong`` when the engine had to cut an item and the request did not ask for it.
-    Counts the texts and tokens embedded in the app's metrics.
+    Without ``truncate``, texts over the configuration's ``max_length`` are found by the
+    tokenizer (off the event loop) and refused before the queue. Raises ``InputsTooLong``,
+    ``ItemsRejected``, ``QueueFull``, ``BatcherClosed`` (from the batcher) or
+    ``DeadlineExceeded`` after ``request_timeout`` seconds (the request's queued work is then
+    dropped). Counts the texts and tokens embedded in the app's metrics.
     """
     state = request.app.state
+    timeout = state.settings.request_timeout
+    try:
+        out = await asyncio.wait_for(_embed(state, name, texts, truncate), timeout)
+    except asyncio.TimeoutError:
+        raise DeadlineExceeded(timeout) from None
+    state.metrics.count_embedded(name, len(texts), int(out.token_counts.sum()))
+    return out
+
+
+async def _embed(state, name: str, texts: list[str], truncate: bool) -> BatchOutput:
+    embedder = state.configs[name]
+    if not truncate:
+        cut = await asyncio.to_thread(too_long, embedder, texts)
+        if cut:
+            raise InputsTooLong(cut, token_limit(embedder))
     out = await state.batchers[name].submit(texts)
     if out.truncated and not truncate:
-        raise InputsTooLong(out.truncated, token_limit(state.configs[name]))
-    state.metrics.count_embedded(name, len(texts), int(out.token_counts.sum()))
+        raise InputsTooLong(out.truncated, token_limit(embedder))
     return out
 
 

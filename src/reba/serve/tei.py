@@ -21,6 +21,7 @@ from pydantic_core import to_json
 
 from reba.serve.batcher import BatcherClosed, BatchOutput, ItemsRejected, QueueFull
 from reba.serve.service import (
+    DeadlineExceeded,
     InputsTooLong,
     LimitExceeded,
     check_texts,
@@ -47,11 +48,11 @@ ERRORS = {
     status: {"model": TEIErrorResponse, "description": text}
     for status, text in [
         (400, "`inputs` is empty (error_type Empty)"),
-        (413, "over the limits, too long without truncate, or not embeddable (Validation)"),
+        (413, "over the limits (body size too), too long without truncate, or not embeddable"),
         (422, "malformed JSON or wrong types (Validation), or a tokenizer error (Tokenizer)"),
         (424, "the model failed (Backend)"),
         (429, "too many queued requests (Overloaded)"),
-        (503, "shutting down (Unhealthy)"),
+        (503, "shutting down (Unhealthy), or past --request-timeout (Overloaded)"),
     ]
 }
 
@@ -175,6 +176,8 @@ async def _embed(
         raise TEIError("Overloaded", str(err)) from None
     except BatcherClosed as err:
         raise TEIError("Unhealthy", str(err)) from None
+    except DeadlineExceeded as err:
+        raise TEIError("Overloaded", str(err), status=503) from None
     except Exception as err:  # the model call failed: TEI's Backend error
         logger.error("reba serve: the model failed on a TEI request", exc_info=err)
         raise TEIError("Backend", f"Inference failed ({type(err).__name__})") from None
