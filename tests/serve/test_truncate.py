@@ -73,3 +73,35 @@ def test_tei_truncate(short_server, tiny_lm):
     assert cut.status_code == 200 and cut.headers["x-truncated-inputs"] == "0"
     expected = reba.Embedder(tiny_lm, method="reba", k=2).encode([cut_text(tiny_lm)])
     np.testing.assert_allclose(cut.json(), expected, atol=1e-6, rtol=0)
+
+
+def test_too_long_is_found_by_the_tokenizer_before_any_forward_pass(short_server, tiny_lm):
+    """The refused items are those whose 2 copies and BOS exceed 16 tokens, counted here with
+    the tokenizer alone; the model is never called for the refused request."""
+    texts = [SHORT, LONG, "We sat on the river.", "A bat flew out of the cave at dusk.", "x"]
+    counts = [len(tiny_lm.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    over = [i for i, n in enumerate(counts) if 1 + 2 * n > MAX_LENGTH]
+    assert over and len(over) < len(texts)
+    stats = short_server.server.config.app.state.batchers["short"].stats
+    before = (stats.batches, stats.items, stats.model_seconds)
+    body = {"model": "short", "input": texts}
+    refused = httpx.post(f"{short_server.url}/v1/embeddings", json=body, timeout=30)
+    assert (
+        refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
+    )
+    named = refused.json()["error"]["message"].split(" are longer")[0].removeprefix("input items ")
+    assert [int(i) for i in named.split(", ")] == over
+    tei = httpx.post(f"{short_server.url}/embed", json={"inputs": texts}, timeout=30)
+    assert tei.status_code == 413 and tei.json()["error_type"] == "Validation"
+    assert (stats.batches, stats.items, stats.model_seconds) == before
+
+
+@pytest.mark.parametrize("method", ["reba", "echo", "prompteol", "pcot", "mean", "prompteol+tp"])
+def test_the_tokenizer_only_check_agrees_with_the_engine(tiny_lm, method):
+    from reba.engine import truncated_items
+
+    texts = [SHORT, LONG, "我们去银行取钱，然后去河边散步。", "x", LONG * 2]
+    embedder = reba.Embedder(tiny_lm, method=method, max_length=60)  # pcot's prompt is long
+    found = truncated_items(tiny_lm, texts, [embedder.config], max_length=60)[embedder.config]
+    assert found == embedder.embed(texts).truncated
+    assert found  # the check is not vacuous
