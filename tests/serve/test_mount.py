@@ -110,17 +110,19 @@ def test_mounted_embeddings_work_with_the_key(parent, configs):
 def test_behind_a_proxy_root_path_keys_hold(configs):
     """``reba serve --root-path /embeddings``: uvicorn sets the root path and prefixes it."""
     app = create_app(configs, settings=SETTINGS)
-    with serve_in_thread(app, root_path="/embeddings") as running:
-        with httpx.Client(base_url=running.url, timeout=30) as http:
-            for method, path in served_routes(app):
-                status = http.request(method, path, json={"input": "a"}).status_code
-                assert status == (200 if path in OPEN_PATHS else 401), (method, path)
-            headers = {"Authorization": f"Bearer {KEY}"}
-            body = {"model": "tiny-mean-k1", "input": ["x"]}
-            answer = http.post("/v1/embeddings", json=body, headers=headers)
-            assert answer.status_code == 200, answer.text
-            expected = configs["tiny-mean-k1"].encode(["x"])
-            np.testing.assert_allclose([answer.json()["data"][0]["embedding"]], expected, atol=1e-6)
+    with (
+        serve_in_thread(app, root_path="/embeddings") as running,
+        httpx.Client(base_url=running.url, timeout=30) as http,
+    ):
+        for method, path in served_routes(app):
+            status = http.request(method, path, json={"input": "a"}).status_code
+            assert status == (200 if path in OPEN_PATHS else 401), (method, path)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        body = {"model": "tiny-mean-k1", "input": ["x"]}
+        answer = http.post("/v1/embeddings", json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        expected = configs["tiny-mean-k1"].encode(["x"])
+        np.testing.assert_allclose([answer.json()["data"][0]["embedding"]], expected, atol=1e-6)
 
 
 def test_mount_path_is_checked(configs):
