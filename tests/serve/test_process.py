@@ -1,4 +1,5 @@
-"""``reba serve`` as a real process: it comes up, answers, and exits cleanly on SIGTERM."""
+"""``reba serve`` as a real process: it comes up, answers, refuses a 64 MB body (default
+``--max-body-bytes``) in well under a second and keeps serving, and exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ def test_reba_serve_process_lifecycle(tmp_path):
         response = httpx.post(f"{url}/v1/embeddings", json=body, timeout=60)
         assert response.status_code == 200, response.text
         got = np.array([d["embedding"] for d in response.json()["data"]])
+        start = time.monotonic()
+        big = httpx.post(f"{url}/v1/embeddings", content=b"a" * (64 << 20), timeout=30)
+        elapsed = time.monotonic() - start
+        assert big.status_code == 413 and elapsed < 5, (big.text, elapsed)
+        assert big.json()["error"]["code"] == "request_too_large"
+        assert "4194304 bytes" in big.json()["error"]["message"]
+        again = httpx.post(f"{url}/v1/embeddings", json=body, timeout=60)  # still serving
+        assert again.status_code == 200 and again.json()["data"] == response.json()["data"]
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
