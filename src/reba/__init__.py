@@ -7,7 +7,6 @@ layer by layer.
 """
 
 import logging as _logging
-import sys as _sys
 
 from reba._version import __version__
 from reba.config import EmbedderConfig
@@ -29,27 +28,9 @@ from reba.methods import (
 from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 
 
-class _CurrentStderr(_logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time (so redirection and capture work)."""
-
-    @property
-    def stream(self):
-        return _sys.stderr
-
-    @stream.setter
-    def stream(self, value):
-        pass
-
-
-# Library messages (model conversion, truncation) reach the user's terminal unless they
-# configure logging themselves.
-_logger = _logging.getLogger("reba")
-if not _logger.handlers:
-    _handler = _CurrentStderr()
-    _handler.setFormatter(_logging.Formatter("%(message)s"))
-    _logger.addHandler(_handler)
-    _logger.setLevel(_logging.INFO)
-    _logger.propagate = False
+# A library's logging: a NullHandler and propagation, so the application's configuration
+# decides where reba's messages go (the ``reba`` command line prints them; reba.cli.logs).
+_logging.getLogger("reba").addHandler(_logging.NullHandler())
 
 __all__ = [
     "BUNDLED_MODELS",

@@ -4,16 +4,15 @@ layer's ``(B, H, N, N)`` probabilities (dropped right after they are folded)."""
 
 from __future__ import annotations
 
-import sys
-
 import torch
 
 from reba.attention.masks import LazyMask
+from reba.attention.transformers_internals import eager_attention_forward
 
 
 def eager_forward_of(module: torch.nn.Module):
     """The eager attention function defined next to the module's class in transformers."""
-    eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    eager = eager_attention_forward(module)
     if eager is None:
         raise NotImplementedError(
             f"{type(module).__name__} has no eager_attention_forward in its transformers module; "

@@ -17,6 +17,7 @@ from reba.attention.eager import recording_eager
 from reba.attention.fused import recording_fused
 from reba.attention.masks import lazy_mask
 from reba.attention.recorder import BackwardAttention
+from reba.attention.transformers_internals import attn_implementation, masking_utils
 
 Path = Literal["fused", "eager"]
 IMPLEMENTATIONS: dict[str, str] = {"eager": "reba_eager", "fused": "reba_fused"}
@@ -38,19 +39,19 @@ def _register() -> None:
     if _registered:
         return
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
+    masks = masking_utils("AttentionMaskInterface")
     AttentionInterface.register(IMPLEMENTATIONS["eager"], _eager)
-    AttentionMaskInterface.register(IMPLEMENTATIONS["eager"], eager_mask)
+    masks.register(IMPLEMENTATIONS["eager"], masking_utils("eager_mask"))
     AttentionInterface.register(IMPLEMENTATIONS["fused"], _fused)
-    AttentionMaskInterface.register(IMPLEMENTATIONS["fused"], lazy_mask)
+    masks.register(IMPLEMENTATIONS["fused"], lazy_mask)
     _registered = True
 
 
 @contextmanager
 def attention_implementation(model, name: str) -> Iterator[None]:
     """Run ``model`` with attention implementation ``name``, restoring the previous one after."""
-    previous = model.config._attn_implementation
+    previous = attn_implementation(model)
     if name == previous:
         yield
         return

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from transformers.masking_utils import and_masks, padding_mask_function, prepare_padding_mask
+
+from reba.attention.transformers_internals import masking_utils
 
 
 @dataclass
@@ -67,9 +68,10 @@ def lazy_mask(
     **kwargs,
 ) -> LazyMask:
     """An ``AttentionMaskInterface`` function: the arguments of ``sdpa_mask``, kept."""
-    padding = prepare_padding_mask(attention_mask, kv_length, kv_offset)
+    padding = masking_utils("prepare_padding_mask")(attention_mask, kv_length, kv_offset)
     if padding is not None:
-        mask_function = and_masks(mask_function, padding_mask_function(padding))
+        padded = masking_utils("padding_mask_function")(padding)
+        mask_function = masking_utils("and_masks")(mask_function, padded)
     return LazyMask(
         batch_size, q_length, kv_length, q_offset, kv_offset, mask_function, torch.device(device)
     )

@@ -7,6 +7,7 @@ import sys
 
 from reba.cli import demo, embed, evaluate, export, info, report, serve
 from reba.cli.deps import check_command
+from reba.cli.logs import configure_cli_logging
 
 COMMANDS = {
     "embed": embed,
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     args = parser.parse_args(argv)
+    configure_cli_logging()
     if argv is None and args.command == "serve":  # the process is ours to restart
         serve.restart_with_passive_threads()
     try:

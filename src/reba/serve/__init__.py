@@ -18,19 +18,26 @@ Endpoints
       items, batches, queued}}}``; ``batches`` counts model calls (micro-batches).
   TEI routes ``POST /embed``, ``POST /``, ``POST /similarity``, ``POST /tokenize``,
       ``GET /info``: see ``reba.serve.tei``. ``GET /metrics``: see ``reba.serve.metrics``.
-  API keys (``reba.serve.auth``): when set, ``/v1/*``, the TEI routes and ``/metrics`` need
-      ``Authorization: Bearer KEY``; else 401 ``authentication_error`` / ``invalid_api_key``.
+  API keys (``reba.serve.auth``): when set, every route but ``/health``, ``/docs``, ``/redoc``
+      and ``/openapi.json`` needs ``Authorization: Bearer KEY``; else 401
+      ``authentication_error`` / ``invalid_api_key``. Decided on the path relative to the app's
+      root, so ``mount`` (``reba.serve.mount``) and ``--root-path`` open nothing.
 
 Errors, always ``{"error": {"message", "type", "param", "code"}}``
   400 invalid_request_error: malformed JSON, wrong types, missing fields (not FastAPI's 422),
       token ids (param ``input``), too many items (``too_many_items``), a too long item
-      (``item_too_long``, naming the item), bad ``dimensions`` (``invalid_dimensions``), an item
+      (``item_too_long``, naming the item), a text over the configuration's max_length tokens
+      without ``truncate`` (``context_length_exceeded``, found by the tokenizer before the
+      queue), bad ``dimensions`` (``invalid_dimensions``), an item
       the model cannot embed, e.g. an empty text (``invalid_input``, naming the item and why:
       only that request fails, not the others of its micro-batch).
   404 ``model_not_found`` (param ``model``); other unknown routes 404, wrong method 405.
+  413 ``request_too_large``: a body over ``--max-body-bytes`` (``reba.serve.limits``), refused
+      while it is read.
   429 rate_limit_error ``queue_full`` with ``Retry-After: 1``: ``--max-queue`` requests already
       wait for that configuration.
-  503 ``shutting_down``: a request that arrives after shutdown began.
+  503 ``shutting_down``: a request that arrives after shutdown began; ``timeout``: not answered
+      within ``--request-timeout`` seconds (its queued work is dropped).
   500 server_error: only for a bug or a model crash (each request of a failed batch is retried
       alone, so only the one that triggers the crash fails).
 """
