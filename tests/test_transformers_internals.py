@@ -43,7 +43,9 @@ def test_an_unsupported_version_is_refused_clearly(monkeypatch):
     monkeypatch.setattr(internals, "_version", lambda: "6.1.0")
     internals.check_version.cache_clear()
     try:
-        with pytest.raises(internals.TransformersAPIError, match=r"transformers >=5\.25,<6.*6\.1\.0"):
+        with pytest.raises(
+            internals.TransformersAPIError, match=r"transformers >=5\.25,<6.*6\.1\.0"
+        ):
             internals.check_version()
     finally:
         internals.check_version.cache_clear()
