@@ -18,8 +18,11 @@ RENAMED = """
 import sys
 sys.path.insert(0, {tests!r})
 import transformers.masking_utils as mu
+kept = mu.prepare_padding_mask
 del mu.prepare_padding_mask                      # as if a release renamed it
-import reba                                      # must not fail
+import reba                                      # must not fail (reba used to import it here)
+mu.prepare_padding_mask = kept                   # transformers itself needs it to run
+del mu.eager_mask                                # a helper only reba looks up by name
 from tiny_models import make_model
 from reba.attention.transformers_internals import TransformersAPIError
 lm = reba.wrap_model(*make_model("llama"), name="t")
@@ -35,7 +38,7 @@ def test_import_survives_a_renamed_helper_and_use_names_it():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "ERROR: reba uses transformers' masking_utils.prepare_padding_mask" in run.stdout
+    assert "ERROR: reba uses transformers' masking_utils.eager_mask" in run.stdout
     assert f"tested with {internals.TESTED}" in run.stdout
 
 
