@@ -11,7 +11,7 @@ import torch
 
 from reba._version import __version__
 from reba.config import EmbedderConfig, as_config
-from reba.engine import EmbedResult, check_method, embed_configs
+from reba.engine import EmbedResult, check_method, embed_configs, truncated_items
 from reba.errors import items_error
 from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_method
 from reba.methods.serialize import recipe_to_dict
@@ -208,6 +208,15 @@ class Embedder:
         if normalize:
             result.embeddings = _normalize(result.embeddings)
         return result
+
+    def truncated(self, items: Iterable[Any], *, level: Level = "sentence") -> list[int]:
+        """The positions of ``items`` that ``embed`` would cut to fit ``max_length``, found by
+        the tokenizer alone (no forward pass; e.g. to refuse a request before queueing it)."""
+        config = self._method_config
+        found = truncated_items(
+            self.lm, list(items), [config], level=level, max_length=self.max_length
+        )
+        return found[config]
 
     @staticmethod
     def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

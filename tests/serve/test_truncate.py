@@ -101,11 +101,8 @@ def test_too_long_is_found_by_the_tokenizer_before_any_forward_pass(short_server
     [("reba", 60), ("echo", 60), ("prompteol", 60), ("pcot", 60), ("mean", 20), ("ke+cp", 160)],
 )
 def test_the_tokenizer_only_check_agrees_with_the_engine(tiny_lm, method, max_length):
-    from reba.engine import truncated_items
-
     texts = [SHORT, LONG, "我们去银行取钱，然后去河边散步。", "x", LONG * 2]
     embedder = reba.Embedder(tiny_lm, method=method, max_length=max_length)
-    found = truncated_items(tiny_lm, texts, [embedder.config], max_length=max_length)
-    found = found[embedder.config]
+    found = embedder.truncated(texts)
     assert found == embedder.embed(texts).truncated
     assert found  # the check is not vacuous

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from reba.embedder import Embedder
-from reba.engine import truncated_items
 from reba.serve.batcher import BatchOutput
 from reba.serve.settings import ServeSettings
 
@@ -82,12 +81,6 @@ def token_limit(embedder: Embedder) -> int:
     return int(embedder.max_length or embedder.lm.max_length)
 
 
-def too_long(embedder: Embedder, texts: Sequence[str]) -> list[int]:
-    """The texts the configuration would cut, from the tokenizer alone (no forward pass)."""
-    cut = truncated_items(embedder.lm, texts, [embedder.config], max_length=embedder.max_length)
-    return cut[embedder.config]
-
-
 async def embed_texts(
     request: Request, name: str, texts: list[str], *, truncate: bool
 ) -> BatchOutput:
@@ -112,7 +105,7 @@ async def embed_texts(
 async def _embed(state, name: str, texts: list[str], truncate: bool) -> BatchOutput:
     embedder = state.configs[name]
     if not truncate:
-        cut = await asyncio.to_thread(too_long, embedder, texts)
+        cut = await asyncio.to_thread(embedder.truncated, texts)  # the tokenizer alone
         if cut:
             raise InputsTooLong(cut, token_limit(embedder))
     out = await state.batchers[name].submit(texts)
