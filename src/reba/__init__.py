@@ -27,7 +27,6 @@ from reba.methods import (
 )
 from reba.models import BUNDLED_MODELS, DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 
-
 # A library's logging: a NullHandler and propagation, so the application's configuration
 # decides where reba's messages go (the ``reba`` command line prints them; reba.cli.logs).
 _logging.getLogger("reba").addHandler(_logging.NullHandler())
