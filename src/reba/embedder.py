@@ -12,6 +12,7 @@ import torch
 from reba._version import __version__
 from reba.config import EmbedderConfig, as_config
 from reba.engine import EmbedResult, check_method, embed_configs, truncated_items
+from reba.engine.explain import Explanation, explain_configs
 from reba.errors import items_error
 from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_method
 from reba.methods.serialize import recipe_to_dict
@@ -217,6 +218,19 @@ class Embedder:
             self.lm, list(items), [config], level=level, max_length=self.max_length
         )
         return found[config]
+
+    def explain(self, item: str | tuple[str, str | tuple[int, int]]) -> Explanation:
+        """Which tokens this configuration's embedding of ``item`` weighs: a text, or a
+        ``(text, word|span)`` word in context. Returns a :class:`reba.engine.explain.Explanation`
+        (the tokens as the model sees them, their segments, the normalised read-out weights and
+        the embedding), taken from the embedding run itself. A bad item raises, naming it."""
+        level: Level = "sentence" if isinstance(item, str) else "word"
+        if level == "word":
+            item = tuple(item)  # type: ignore[assignment]
+        [explained] = explain_configs(
+            self.lm, [item], [self.config], level=level, max_length=self.max_length
+        )[self.config]
+        return explained
 
     @staticmethod
     def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,10 +15,11 @@ import dataclasses
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from reba.engine.forward import ForwardPlan, Request, run_forward
@@ -53,6 +54,19 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Pooled:
+    """One read-out as it was pooled: configuration ``config`` read its input number ``input``
+    (of the recipe's inputs) ``item`` with weights ``weights`` over its positions into
+    ``vector`` (before any averaging over inputs)."""
+
+    config: EmbeddingConfig
+    input: int
+    item: PreparedInput
+    weights: torch.Tensor  # (N,), unnormalised
+    vector: np.ndarray  # (d,) float32
+
+
+@dataclass(frozen=True)
 class Reader:
     """One configuration reading one of its inputs."""
 
@@ -79,17 +93,21 @@ def embed_configs(
     max_length: int | None = None,
     show_progress_bar: bool | None = None,
     packing: bool = False,
+    observe: Callable[[Pooled], None] | None = None,
 ) -> dict[EmbeddingConfig, EmbedResult]:
     """Embed ``items`` (texts, or ``(text, word|span)`` pairs) with every config in ``configs``.
 
     ``packing`` puts several short inputs in one row (see ``reba.engine.packing``): faster for
     inputs in no particular order, such as a server's micro-batches; the same results to
-    float32 rounding.
+    float32 rounding. ``observe`` is called with every read-out as it is pooled (the input,
+    its weights and vector: ``reba.engine.explain`` shows them).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     methods, checked, failures, groups, collected = _plan(lm, items, configs, level)
-    run = _Run(lm, level, batch_size, max_length or lm.max_length, packing, collected)
+    run = _Run(
+        lm, level, batch_size, max_length or lm.max_length, packing, collected, observe=observe
+    )
     total = len(checked) * len(groups)
     with progress_bar(show_progress_bar, total=total, desc="embedding", unit="input") as bar:
         for group in groups.values():
@@ -156,6 +174,7 @@ class _Run:
     packing: bool
     collected: dict[tuple[EmbeddingConfig, int], Collected]
     forward: bool = True  # False: build the inputs and note which were cut, no model call
+    observe: Callable[[Pooled], None] | None = None
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -284,6 +303,8 @@ class _Run:
             logger.error("reba: %s", failure)
             collected.fail(failure)
             return
+        if self.observe is not None:
+            self.observe(Pooled(reader.config, reader.input, item, w, vector))
         collected.vectors[item.index] = vector
         collected.lengths[item.index] = item.text_tokens
         if item.truncated_from is not None:
