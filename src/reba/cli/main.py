@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, evaluate, export, info, report, serve
+from reba.cli import demo, embed, evaluate, explain, export, info, report, serve
 from reba.cli.deps import check_command
 from reba.cli.logs import configure_cli_logging
 
@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": demo,
     "serve": serve,
     "export": export,
+    "explain": explain,
 }
 
 
