@@ -137,6 +137,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve /metrics without a key even when keys are set",
     )
     parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="serve a page at /playground to try the configurations: similarity matrix and "
+        "each token's weight (it uses /v1/models, /v1/embeddings and /v1/explain with the key "
+        "typed into it)",
+    )
+    parser.add_argument(
         "--prompt",
         action="append",
         default=[],
@@ -178,10 +185,13 @@ def run(args: argparse.Namespace) -> int:
         api_keys=keys,
         public_metrics=args.public_metrics,
         prompts=prompts,
+        playground=args.playground,
     )
     for name, embedder in configs.items():
         print(f"reba serve: {name} = {embedder!r}, dimension {embedder.dimension}", flush=True)
     print(security_notice(args.host, args.port, len(keys)), file=sys.stderr, flush=True)
+    if args.playground:
+        print(f"reba serve: playground at http://{args.host}:{args.port}/playground", flush=True)
     run_server(
         create_app(configs, settings=settings),
         host=args.host,

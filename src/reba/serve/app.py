@@ -2,7 +2,8 @@
 
 ``create_app({"name": Embedder, ...})`` serves each embedder under its name (the OpenAI
 request's ``model``; TEI routes use the first). One micro-batcher per name; all of them share
-one model thread. Routes: ``openai_routes`` (``/v1/*``), ``tei`` (``/embed``, ``/``,
+one model thread. Routes: ``openai_routes`` (``/v1/*``), ``explain_routes`` (``/v1/explain``),
+``playground`` (``/playground``, with ``--playground``), ``tei`` (``/embed``, ``/``,
 ``/similarity``, ``/tokenize``, ``/info``), ``/health`` and ``/metrics`` here. Middleware, from
 the outside in: metrics, keys (``auth``), the body-size limit (``limits``). The micro-batchers
 start in the app's lifespan: inside another app, mount it with ``reba.serve.mount``.
@@ -19,13 +20,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from reba.embedder import Embedder
-from reba.serve import openai_routes
+from reba.serve import explain_routes, openai_routes
 from reba.serve.auth import BearerAuth
 from reba.serve.batcher import MicroBatcher
 from reba.serve.errors import install_error_handlers
 from reba.serve.limits import BodyLimit
 from reba.serve.metrics import CONTENT_TYPE, MetricsMiddleware, ServeMetrics
 from reba.serve.openapi import install_openapi
+from reba.serve.playground import install_playground
 from reba.serve.schemas import ConfigHealth, Health
 from reba.serve.settings import ServeSettings
 from reba.serve.tei import install_tei
@@ -47,6 +49,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reba-model")
+        app.state.executor = executor  # the model thread, also for /v1/explain
         for name, embedder in configs.items():
             batchers[name] = _batcher(embedder, executor, settings, metrics.batch_observer(name))
             batchers[name].start()
@@ -67,7 +70,10 @@ def create_app(
     state.metrics, state.created, state.tei_model = metrics, int(time.time()), next(iter(configs))
     install_error_handlers(app)
     app.include_router(openai_routes.router)
+    app.include_router(explain_routes.router)
     install_tei(app)
+    if settings.playground:
+        install_playground(app)
     _add_health_and_metrics(app)
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -2,10 +2,11 @@
 
 FastAPI's schema is built from the pydantic models, which cannot know a server's limits. This
 module rewrites it once per app: texts are non-blank strings of at most ``--max-chars``
-characters, ``input``/``inputs`` a string or 1..``--max-items`` of them, ``model`` one of the
-served names, ``dimensions`` within the model's dimension, ``prompt_name`` one of the
-configured prompts. FastAPI's 422 is removed from the OpenAI routes (they answer 400), and when
-keys are set the bearer security scheme and the 401 answer are declared on protected routes.
+characters, ``input``/``inputs`` a string or 1..``--max-items`` of them (1..16 for
+``/v1/explain``), ``model`` one of the served names, ``dimensions`` within the model's
+dimension, ``prompt_name`` one of the configured prompts. FastAPI's 422 is removed from the
+OpenAI routes (they answer 400), and when keys are set the bearer security scheme and the 401
+answer are declared on protected routes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from reba.serve.explain_schemas import EXPLAIN_MAX_ITEMS
 from reba.serve.paths import is_open
 
 # At least one character that is not whitespace (Python's str.isspace and JSON Schema's \s).
 NON_BLANK = r"[^\s\x1c-\x1f\x85]"
-_OPENAI_PATHS = ("/v1/embeddings", "/v1/models", "/v1/models/{model}")
+_OPENAI_PATHS = ("/v1/embeddings", "/v1/models", "/v1/models/{model}", "/v1/explain")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -56,6 +58,8 @@ def constrain(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     dimension = max(e.dimension for e in configs.values())
     _set(schemas["EmbeddingRequest"], "input", texts)
     _set(schemas["EmbeddingRequest"], "model", {"type": "string", "enum": list(configs)})
+    _set(schemas["ExplainRequest"], "input", _one_or_many(text, EXPLAIN_MAX_ITEMS))
+    _set(schemas["ExplainRequest"], "model", {"type": "string", "enum": list(configs)})
     _set(schemas["EmbeddingRequest"], "dimensions", _optional_int(1, dimension))
     tei_dimension = configs[app.state.tei_model].dimension
     _set(schemas["EmbedRequest"], "inputs", texts)

@@ -13,8 +13,12 @@ from starlette.types import Scope
 
 from reba.serve.tei_schemas import TEI_PATHS
 
-# Routes that never need a key: health checks, the API documentation and its schema.
-OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# Routes that never need a key: health checks, the API documentation and its schema, and the
+# playground page (served only with --playground; it holds no data, and every fetch it makes
+# carries the key typed into it).
+OPEN_PATHS = frozenset(
+    {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/playground"}
+)
 METRICS_PATH = "/metrics"
 
 

@@ -27,6 +27,7 @@ class ServeSettings:
     public_metrics: bool = False  # /metrics without a key even when keys are set
     # Named prompts (TEI's prompt_name): the prompt text is put before the text.
     prompts: Mapping[str, str] = field(default_factory=dict)
+    playground: bool = False  # serve the /playground page (reba.serve.playground)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
