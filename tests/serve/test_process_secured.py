@@ -3,14 +3,6 @@ and without the key, a TEI client, then ``/metrics`` scraped."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import huggingface_hub.constants
 import numpy as np
@@ -21,41 +13,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import reba
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from .processes import serve_process
+
 KEY = "sk-process-key"
 TEXTS = ["hello world", "我们去银行取钱"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def secured(tmp_path):
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    env = {**os.environ, "PYTHONPATH": str(SRC), "REBA_API_KEY": KEY}
-    command = [sys.executable, "-m", "reba.cli.main", "serve", "--model", "tiny-random-llama"]
-    command += ["--method", "mean", "--port", str(port), "--device", "cpu"]
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not come up"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:  # open, no key
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    args = ["--model", "tiny-random-llama", "--method", "mean", "--device", "cpu"]
+    with serve_process(args, tmp_path / "server.log", env={"REBA_API_KEY": KEY}) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
     assert "1 API key required" in (tmp_path / "server.log").read_text()
 
 

@@ -19,9 +19,10 @@ function rebaTokens(column, t, item) {
     input.tokens.forEach((tok, j) => {
       const w = input.weights[j];
       const seg = input.segments[j].replace(" ", "-");
-      const shown = tok === "" ? "\u00b7" : tok.replace(/\n/g, "\u23ce");
+      // "" : a byte token that only starts a character (the next token completes it)
+      const shown = tok.replace(/\n/g, "\u23ce");
       const span = rebaEl("span", {
-        "class": "tok seg-" + seg + (word.has(j) ? " word" : ""),
+        "class": "tok seg-" + seg + (word.has(j) ? " word" : "") + (tok === "" ? " partial" : ""),
         "data-config": column, "data-text": t, "data-input": n, "data-pos": j,
         "data-weight": w.toFixed(6),
         "title": input.segments[j] + ", weight " + w.toFixed(4),
