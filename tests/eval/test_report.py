@@ -65,3 +65,28 @@ def test_a_word_task_with_two_predictor_columns_counts_once_in_averages():
     row["scores"]["odd"]["extra"] = {"cosine": 0.5}
     doc = _doc([row]) | {"tasks": {"odd": word("word_odd_one_out"), "wic": word("wic")}}
     assert averages(doc, "word")["reba-2"]["all"] == (0.6 + 0.9) / 2
+
+
+def test_figures_sort_rows_keep_dev_apart_and_draw_error_bars(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    from reba.eval.figures import _sorted_apart, figures
+    from reba.eval.report import average_errors, averages
+
+    rows = []
+    for i, method in enumerate(["mean", "last", "ck", "metaeol", "pcot", "ke", "prompteol"]):
+        for dev in (False, True):
+            row = _row(method, 1, {t: 0.1 * i + 0.05 * dev for t in "abc"})
+            for score in row["scores"].values():
+                score["extra"] = {"se": 0.03}
+            row["label"] = f"{method} @dev" if dev else method
+            rows.append(row)
+    doc = _doc(rows)
+    own, dev = _sorted_apart(averages(doc, "sentence"))
+    assert own == ["prompteol", "ke", "pcot", "metaeol", "ck", "last", "mean"]
+    assert dev == [f"{m} @dev" for m in own]
+    # three independent tasks of SE 0.03: the average's SE is 0.03 / sqrt(3)
+    assert abs(average_errors(doc, "sentence")["ke"]["all"] - 0.03 / 3**0.5) < 1e-12
+    written = {p.name for p in figures(doc, tmp_path)}
+    assert {"heatmap-sentence.png", "leading-sentence.png"} <= written

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     require("eval", "reba eval")  # before loading a model or embedding anything
     from reba.eval.grids import expand
-    from reba.eval.report import write_report
+    from reba.eval.publish import write_report
     from reba.eval.runner import Sweep, run_sweep, sweep_configs, write_results
     from reba.models import load_model
 

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from reba.cli.deps import require
 
     require("eval", "reba report (figures)", ["matplotlib"])
-    from reba.eval.report import write_report
+    from reba.eval.publish import write_report
 
     if not (Path(args.dir) / "results.json").exists():
         raise FileNotFoundError(f"no results.json in {args.dir}")

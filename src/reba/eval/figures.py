@@ -1,5 +1,6 @@
 """Figures of a results document: score against copies k per task (the paper's form), a heat
-map of methods x task types, and cost against quality."""
+map of methods x task types (sorted, ``@dev`` rows apart), the leading rows with their
+standard errors, and cost against quality."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from reba.eval.report import averages, columns, value
+from reba.eval.report import REFERENCE, average_errors, averages, columns, value
 
 FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
@@ -22,6 +23,7 @@ def figures(document: dict, out_dir: Path) -> list[Path]:
         written += _k_figure(document, out_dir, level)
         if len([r for r in document["rows"] if r["level"] == level]) > 6:
             written += _heatmap(document, out_dir, level)
+            written += _leading(document, out_dir, level)
     if document.get("costs"):
         written += _cost_figure(document, out_dir)
     return written
@@ -54,9 +56,6 @@ def _k_figure(document: dict, out_dir: Path, level: str) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
-
-
-FLAT_LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
 def _panel(ax, rows, task, key, header) -> None:
@@ -98,37 +97,58 @@ def _series(cfg: dict) -> str:
     )
 
 
+DEV = " @dev"
+LEADING = 15  # rows in the error-bar figure
+
+
+def _sorted_apart(table: dict[str, dict[str, float | None]]) -> tuple[list[str], list[str]]:
+    """Row labels at their own layer and ``@dev`` rows apart, each best-first by the overall
+    average (rows without one last)."""
+
+    def key(row: str) -> float:
+        overall = table[row]["all"]
+        return -math.inf if overall is None else overall
+
+    ordered = sorted(table, key=key, reverse=True)
+    return [r for r in ordered if not r.endswith(DEV)], [r for r in ordered if r.endswith(DEV)]
+
+
 def _heatmap(document: dict, out_dir: Path, level: str) -> list[Path]:
-    """Methods x task types: colour by position between each column's lowest and highest
-    score (metrics differ across columns), the average score written in each cell."""
+    """Methods x task types, sorted by the overall average, own-layer rows and ``@dev`` rows in
+    two panels; colour by position between each column's lowest and highest score over both
+    panels (metrics differ across columns), the average score written in each cell."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     table = averages(document, level)
     groups = list(next(iter(table.values())))
-    labels = list(table)
+    panels = [rows for rows in _sorted_apart(table) if rows]
+    every = [r for rows in panels for r in rows]
     values = np.array(
-        [[table[r][g] if table[r][g] is not None else np.nan for g in groups] for r in labels]
+        [[np.nan if table[r][g] is None else table[r][g] for g in groups] for r in every]
     )
-    shade = np.full_like(values, np.nan)
-    for j in range(len(groups)):
-        column = values[:, j]
-        ok = ~np.isnan(column)
-        if ok.sum() > 1:
-            low, high = column[ok].min(), column[ok].max()
-            shade[ok, j] = (column[ok] - low) / (high - low or 1)
-    fig, ax = plt.subplots(figsize=(1.3 * len(groups) + 3, 0.32 * len(labels) + 1.6))
-    ax.imshow(shade, cmap="viridis", aspect="auto", vmin=0, vmax=1)
-    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    for i in range(len(labels)):
-        for j in range(len(groups)):
-            if not math.isnan(values[i, j]):
-                dark = not math.isnan(shade[i, j]) and shade[i, j] < 0.6
-                ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")  # fmt: skip
-    ax.set_title(
-        f"{document['model']}: {level}-level average by task type\n"
+    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    shade = (values - low) / np.where(high > low, high - low, 1)
+    height = 0.3 * max(len(rows) for rows in panels) + 1.9
+    width = 1.1 * len(groups) + 3.2
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    first = 0
+    for ax, rows in zip(axes.flat, panels):
+        part = slice(first, first + len(rows))
+        first += len(rows)
+        ax.imshow(shade[part], cmap="viridis", aspect="auto", vmin=0, vmax=1)
+        ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        for i, row in enumerate(values[part]):
+            for j, v in enumerate(row):
+                if not math.isnan(v):
+                    dark = shade[part][i, j] < 0.6
+                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
+                            color="white" if dark else "black")  # fmt: skip
+        kind = "layer (and k) chosen on dev" if rows[0].endswith(DEV) else "own layer"
+        ax.set_title(f"{kind}: {len(rows)} rows, best first", fontsize=10)
+    fig.suptitle(
+        f"{document['model']}: {level}-level average by task type, sorted by 'all'\n"
         "(colour: from the column's lowest to its highest)"
     )
     fig.tight_layout()
@@ -138,8 +158,45 @@ def _heatmap(document: dict, out_dir: Path, level: str) -> list[Path]:
     return [path]
 
 
-def _or_nan(value: float | None) -> float:
-    return math.nan if value is None else value
+def _leading(document: dict, out_dir: Path, level: str) -> list[Path]:
+    """The leading rows by overall average with ± one standard error (when the run
+    bootstrapped), own-layer and ``@dev`` rows in two colours; the reference row for
+    comparison as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    table = averages(document, level)
+    errors = average_errors(document, level)
+    rows = [r for r in sorted(table, key=lambda r: -table[r]["all"]) if table[r]["all"] is not None]
+    if not rows:
+        return []
+    shown = rows[:LEADING][::-1]  # best at the top
+    fig, ax = plt.subplots(figsize=(7.5, 0.34 * len(shown) + 1.8))
+    for y, row in enumerate(shown):
+        dev = row.endswith(DEV)
+        se = errors[row]["all"]
+        ax.errorbar(table[row]["all"], y, xerr=se, fmt="^" if dev else "o", capsize=3,
+                    color="C1" if dev else "C0")  # fmt: skip
+    reference = REFERENCE[level]
+    if reference in table and table[reference]["all"] is not None:
+        ax.axvline(table[reference]["all"], linestyle="--", color="grey", linewidth=1)
+        ax.text(table[reference]["all"], len(shown) - 0.4, f" {reference}", color="grey",
+                fontsize=8, va="bottom")  # fmt: skip
+    ax.set_yticks(range(len(shown)), shown, fontsize=8)
+    ax.set_ylim(-0.6, len(shown) - 0.1)
+    tasks = len({t for t, _, _ in columns(document, level)})
+    noun = "task" if tasks == 1 else "tasks"
+    ax.set_xlabel(f"average score over the {tasks} {noun} (± 1 bootstrap standard error)")
+    ax.set_title(
+        f"{document['model']}: leading {len(shown)} of {len(rows)} {level}-level rows\n"
+        "(circle: own layer; triangle: layer/k chosen on dev)",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path = out_dir / f"leading-{level}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
 
 
 def _cost_figure(document: dict, out_dir: Path) -> list[Path]:

@@ -1,5 +1,5 @@
-"""Reports from ``results.json``: Markdown tables (``results.md``) and figures
-(``reba.eval.figures``).
+"""Reports from ``results.json``: Markdown tables (``results.md``; ``reba.eval.publish``
+writes them with the figures of ``reba.eval.figures``).
 
 Per level: a table of every configuration on every task (with standard errors when the run
 bootstrapped them), averages by task type, language and overall, the layers chosen on dev data
@@ -8,9 +8,7 @@ bootstrapped them), averages by task type, language and overall, the layers chos
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from pathlib import Path
 
 # The row every other is compared with in pairs, per level (when the run has it).
 REFERENCE = {"sentence": "prompteol", "word": "mean"}
@@ -123,12 +121,18 @@ def _averages(document: dict, rows: list[dict], cols) -> str:
 
 def averages(document: dict, level: str) -> dict[str, dict[str, float | None]]:
     """``{row label: {group: mean}}`` by task type and overall (``all``), for figures."""
+    return _by_group(document, level, lambda r, m: _mean([value(r, t, "value") for t in m]))
+
+
+def average_errors(document: dict, level: str) -> dict[str, dict[str, float | None]]:
+    """``{row label: {group: standard error}}`` of ``averages`` (None without a bootstrap)."""
+    return _by_group(document, level, lambda r, m: _mean_error([error(r, t) for t in m]))
+
+
+def _by_group(document: dict, level: str, stat) -> dict[str, dict[str, float | None]]:
     groups = _task_groups(document, columns(document, level), by_language=False)
     rows = [r for r in document["rows"] if r["level"] == level]
-    return {
-        label(r): {g: _mean([value(r, t, "value") for t in m]) for g, m in groups.items()}
-        for r in rows
-    }
+    return {label(r): {g: stat(r, m) for g, m in groups.items()} for r in rows}
 
 
 def _paired(rows: list[dict], cols, reference: str) -> str | None:
@@ -165,10 +169,6 @@ def _paired(rows: list[dict], cols, reference: str) -> str | None:
             f"| {label(r)} | {sum(diffs) / len(diffs):+.4f} | {se:.4f} | {better} / {worse} |"
         )
     return "\n".join(lines)
-
-
-def _units(row: dict, task: str) -> int:
-    return row["scores"][task]["extra"]["units"]
 
 
 def _resamples(row: dict, task: str) -> list | None:
@@ -275,14 +275,3 @@ def _counts(rows: list[dict], cols) -> str:
             skipped = f", {s['n_skipped']} skipped" if s["n_skipped"] else ""
             parts.append(f"{task}: {s['n_scored']} of {s['n_items']} items scored{skipped}")
     return "Best per column in bold. " + "; ".join(parts) + "."
-
-
-def write_report(results_dir: str | Path) -> list[Path]:
-    """(Re)generate ``results.md`` and the figures from ``results_dir/results.json``."""
-    out = Path(results_dir)
-    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    table = out / "results.md"
-    table.write_text(markdown(document) + "\n", encoding="utf-8")
-    from reba.eval.figures import figures
-
-    return [table, *figures(document, out)]
