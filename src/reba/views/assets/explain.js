@@ -22,7 +22,8 @@ function rebaTokens(column, t, item) {
       // "" : a byte token that only starts a character (the next token completes it)
       const shown = tok.replace(/\n/g, "\u23ce");
       const span = rebaEl("span", {
-        "class": "tok seg-" + seg + (word.has(j) ? " word" : "") + (tok === "" ? " partial" : ""),
+        "class": "tok seg-" + seg + (word.has(j) ? " word" : "") + (tok === "" ? " partial" : "") +
+                 (j && input.segments[j - 1] !== input.segments[j] ? " seg-start" : ""),
         "data-config": column, "data-text": t, "data-input": n, "data-pos": j,
         "data-weight": w.toFixed(6),
         "title": input.segments[j] + ", weight " + w.toFixed(4),
