@@ -225,12 +225,16 @@ class Embedder:
         (the tokens as the model sees them, their segments, the normalised read-out weights and
         the embedding), taken from the embedding run itself. A bad item raises, naming it."""
         level: Level = "sentence" if isinstance(item, str) else "word"
-        if level == "word":
-            item = tuple(item)  # type: ignore[assignment]
-        [explained] = explain_configs(
-            self.lm, [item], [self.config], level=level, max_length=self.max_length
-        )[self.config]
+        [explained] = self.explain_many([item if level == "sentence" else tuple(item)], level)
         return explained
+
+    def explain_many(self, items: Iterable[Any], level: Level = "sentence") -> list[Explanation]:
+        """``explain`` for several texts (or, ``level="word"``, ``(text, word|span)`` items)
+        in one run, in input order."""
+        config = self._method_config
+        return explain_configs(
+            self.lm, list(items), [config], level=level, max_length=self.max_length
+        )[config]
 
     @staticmethod
     def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from reba.engine.explain import explain_configs
 from reba.errors import InvalidItemError, NonFiniteEmbeddingError
 from reba.serve.errors import APIError, model_not_found
 from reba.serve.explain_schemas import EXPLAIN_MAX_ITEMS, ExplainRequest, ExplainResponse
@@ -44,13 +43,9 @@ async def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
     items = [(t, body.word) for t in body.input] if body.word else list(body.input)
     level = "word" if body.word else "sentence"
 
-    def run():
-        return explain_configs(
-            embedder.lm, items, [embedder.config], level=level, max_length=embedder.max_length
-        )[embedder.config]
-
+    loop = asyncio.get_running_loop()
     try:
-        explained = await asyncio.get_running_loop().run_in_executor(state.executor, run)
+        explained = await loop.run_in_executor(state.executor, embedder.explain_many, items, level)
     except (InvalidItemError, NonFiniteEmbeddingError) as err:
         raise APIError(400, str(err), param="input", code="invalid_input") from None
     data = [{"index": i, **e.to_json()} for i, e in enumerate(explained)]
