@@ -16,7 +16,7 @@ HELP = "show which tokens each method's embedding weighs (terminal, or --html pa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("texts", nargs="+", metavar="TEXT", help="the texts to explain")
-    add_model_options(parser)
+    add_model_options(parser, config_file=False)  # several methods: flags, not one file
     parser.set_defaults(method="reba")
     parser.add_argument(
         "--word",
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from reba.engine.explain import explain_configs
     from reba.methods import EmbeddingConfig, parse_method
-    from reba.models import load_model
+    from reba.models import DEFAULT_MODEL, load_model
     from reba.views.page import cosine_matrix, page_data, render_page
     from reba.views.terminal import show
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         k = (args.k or recipe.default_k) if recipe.repeats else 1
         configs.append(EmbeddingConfig(name, k, args.layer, args.include_prefix, args.preprocess))
     items = [(t, args.word) for t in args.texts] if args.word else list(args.texts)
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    lm = load_model(args.model or DEFAULT_MODEL, device=args.device, dtype=args.dtype)
     explained = explain_configs(
         lm, items, configs, level="word" if args.word else "sentence", max_length=args.max_length
     )
