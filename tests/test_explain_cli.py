@@ -22,9 +22,9 @@ def test_explain_prints_the_weights_and_writes_a_self_contained_page(tmp_path, c
     printed = capsys.readouterr().out
     for method in ("reba", "mean", "pcot+reba"):
         embedder = reba.Embedder("tiny-random-llama", method=method)
-        label = embedder.config.label()
         for text in TEXTS:
-            assert f"  {label}: {plain(embedder.explain(text).inputs[0])}" in printed
+            explained = embedder.explain(text)
+            assert f"  {explained.label}: {plain(explained.inputs[0])}" in printed
     page = out.read_text(encoding="utf-8")
     assert not re.search(r"(src|href)=\"?(https?:)?//", page)  # nothing fetched
     data = json.loads(re.search(r'<script id="data"[^>]*>(.*?)</script>', page, re.S)[1])
