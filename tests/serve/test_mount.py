@@ -17,7 +17,7 @@ from reba.serve import ServeSettings, create_app, mount, serve_in_thread
 from reba.serve.paths import OPEN_PATHS
 
 KEY = "sk-mounted"
-SETTINGS = ServeSettings(max_items=8, max_chars=300, api_keys=(KEY,))
+SETTINGS = ServeSettings(max_items=8, max_chars=300, api_keys=(KEY,), playground=True)
 
 
 def served_routes(app: FastAPI) -> list[tuple[str, str]]:
