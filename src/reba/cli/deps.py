@@ -60,6 +60,8 @@ def needs(args: argparse.Namespace) -> list[tuple[str, str, tuple[str, ...] | No
     command = args.command
     if command == "eval":
         return [("eval", "reba eval", None)]
+    if command == "tune":
+        return [("eval", "reba tune", ("scipy", "sklearn"))]
     if command == "report":
         return [("eval", "reba report (figures)", ("matplotlib",))]
     if command == "serve":

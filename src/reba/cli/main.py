@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, evaluate, explain, export, info, report, serve
+from reba.cli import demo, embed, evaluate, explain, export, info, report, serve, tune
 from reba.cli.deps import check_command
 from reba.cli.logs import configure_cli_logging
 
@@ -18,6 +18,7 @@ COMMANDS = {
     "serve": serve,
     "export": export,
     "explain": explain,
+    "tune": tune,
 }
 
 

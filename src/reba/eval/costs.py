@@ -24,20 +24,26 @@ def measure_costs(
     for method in methods:
         config = method if isinstance(method, EmbedderConfig) else EmbedderConfig(lm.name, method)
         embedder = Embedder.from_config(config, model=lm)
-        embedder.encode(list(texts[:2]), show_progress_bar=False)
-        rows = _RowCount(lm.model)
-        start = time.perf_counter()
-        try:
-            embedder.encode(list(texts), batch_size=batch_size, show_progress_bar=False)
-        finally:
-            rows.remove()
-        seconds = time.perf_counter() - start
-        out[embedder.method] = {
-            "texts_per_second": round(len(texts) / seconds, 2),
-            "forwards_per_text": round(rows.rows / len(texts), 2),
-            "texts": len(texts),
-        }
+        out[embedder.method] = measure_cost(embedder, texts, batch_size)
     return out
+
+
+def measure_cost(embedder: Embedder, texts: Sequence[str], batch_size: int = 16) -> dict:
+    """``{"texts_per_second", "forwards_per_text", "texts"}`` of one embedder on ``texts``,
+    after one untimed warm-up batch."""
+    embedder.encode(list(texts[:2]), show_progress_bar=False)
+    rows = _RowCount(embedder.lm.model)
+    start = time.perf_counter()
+    try:
+        embedder.encode(list(texts), batch_size=batch_size, show_progress_bar=False)
+    finally:
+        rows.remove()
+    seconds = time.perf_counter() - start
+    return {
+        "texts_per_second": round(len(texts) / seconds, 2),
+        "forwards_per_text": round(rows.rows / len(texts), 2),
+        "texts": len(texts),
+    }
 
 
 class _RowCount:

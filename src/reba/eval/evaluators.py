@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from reba.eval import metrics
+from reba.eval import augment, metrics
 from reba.eval.tasks import SINGLE, Row, Task, TaskSpec
 
 MAX_SKIPPED_EXAMPLES = 20
@@ -334,6 +334,24 @@ class RerankingEvaluator(Evaluator):
         return metrics.mean_average_precision(scores, labels), {}
 
 
+class LabelFreeEvaluator(Evaluator):
+    """Texts without labels: minus (alignment + uniformity), Wang & Isola 2020 (arXiv
+    2005.10242) with their alpha = 2, t = 2 and weights 1, 1; the positive pair of a text is
+    its random-deletion view (``reba.eval.augment``). Higher is better. No bootstrap:
+    uniformity is over pairs of distinct texts, which a resample with repeats would bias."""
+
+    metric = "neg_align_uniform"
+
+    def item_inputs(self, role: str, row: Row) -> tuple[Input, ...] | str:
+        return (row["text"], augment.random_deletion(row["text"]))
+
+    def compute(self, scored: dict[str, Scored], skips: SkipLog) -> tuple[float, dict[str, Any]]:
+        rows = scored[SINGLE]
+        align = metrics.alignment(_vectors(rows, 0), _vectors(rows, 1))
+        uniform = metrics.uniformity(_vectors(rows, 0))
+        return -(align + uniform), {"alignment": align, "uniformity": uniform}
+
+
 def _ap(scores: np.ndarray, labels: np.ndarray) -> float:
     """Average precision, NaN for a resample holding one class only."""
     return metrics.average_precision(scores, labels) if 0 < labels.sum() < len(labels) else np.nan
@@ -348,6 +366,7 @@ EVALUATORS: dict[str, type[Evaluator]] = {
     "clustering": ClusteringEvaluator,
     "retrieval": RetrievalEvaluator,
     "reranking": RerankingEvaluator,
+    "texts": LabelFreeEvaluator,
 }
 
 

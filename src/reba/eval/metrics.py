@@ -203,3 +203,22 @@ def standard_error(values: Sequence[float]) -> float:
 def bootstrap_se(metric, n: int, resamples: int, seed: int = 0) -> float:
     """Standard error of ``metric(indices)`` over ``n`` units (see ``bootstrap``)."""
     return standard_error(bootstrap(metric, n, resamples, seed))
+
+
+def alignment(x: ArrayLike, y: ArrayLike, alpha: float = 2.0) -> float:
+    """Alignment of positive pairs (Wang & Isola 2020, arXiv 2005.10242, eq. 4): the mean of
+    ``||f(x_i) - f(y_i)||_2 ** alpha`` over pairs, on L2-normalised vectors (lower: closer)."""
+    return float(np.mean(np.linalg.norm(_unit(x) - _unit(y), axis=1) ** alpha))
+
+
+def uniformity(x: ArrayLike, t: float = 2.0) -> float:
+    """Uniformity (Wang & Isola 2020, eq. 5): ``log`` of the mean over pairs i < j of
+    ``exp(-t ||f(x_i) - f(x_j)||_2 ** 2)``, on L2-normalised vectors (lower: more uniform)."""
+    unit = _unit(x)
+    if len(unit) < 2:
+        return float("nan")
+    upper = np.triu_indices(len(unit), k=1)
+    squared = np.maximum(2.0 - 2.0 * (unit @ unit.T)[upper], 0.0)  # ||a - b||^2 of unit a, b
+    exponents = -t * squared
+    top = exponents.max()
+    return float(top + np.log(np.mean(np.exp(exponents - top))))

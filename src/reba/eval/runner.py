@@ -95,7 +95,7 @@ def run_sweep(
     if sweep.sample:
         tasks = [splits.sample(t, sweep.sample, sweep.seed) for t in tasks]
     cache = EmbeddingCache(cache_path or cache_dir() / "embeddings.sqlite")
-    scorer = _Scorer(cache, model_identity(lm), max_length or lm.max_length, sweep.bootstrap)
+    scorer = Scorer(cache, model_identity(lm), max_length or lm.max_length, sweep.bootstrap)
     rows, timings = [], {}
     try:
         for level in ("word", "sentence"):
@@ -107,9 +107,9 @@ def run_sweep(
                 continue
             prints = {cfg: check_method(lm, cfg, level).fingerprint() for cfg in configs}
             start = time.perf_counter()
-            inputs = _unique_inputs(level_tasks)
+            inputs = unique_inputs(level_tasks)
             with ForwardCounter(lm.model) as forwards:
-                embedded = _fill_cache(
+                embedded = fill_cache(
                     lm, scorer, prints, inputs, level, batch_size, show_progress_bar
                 )
             timings[f"{level}_embedding_seconds"] = round(time.perf_counter() - start, 1)
@@ -154,13 +154,13 @@ def _rows(scorer, fixed, candidates, prints, tasks, dev: bool) -> list[dict]:
 
 
 def _costs(lm, sweep: Sweep, tasks: list[Task], batch_size: int) -> dict:
-    texts = [x for t in tasks if t.spec.level == "sentence" for x in _unique_inputs([t])]
+    texts = [x for t in tasks if t.spec.level == "sentence" for x in unique_inputs([t])]
     texts = [t for t in texts if isinstance(t, str)][: sweep.cost_texts]
     methods = [cfg.method for cfg in sweep_configs(sweep.methods, [1], [None], "sentence")]
     return measure_costs(lm, list(dict.fromkeys(methods)), texts, batch_size) if texts else {}
 
 
-def _unique_inputs(tasks: Sequence[Task]) -> list[Input]:
+def unique_inputs(tasks: Sequence[Task]) -> list[Input]:
     seen: dict[Input, None] = {}
     for task in tasks:
         seen.update(dict.fromkeys(evaluator_for(task.spec).inputs(task)))
@@ -171,7 +171,7 @@ def _as_item(value: Input) -> object:
     return (value.text, value.span) if isinstance(value, WordInput) else value
 
 
-def _fill_cache(lm, scorer, prints, inputs, level, batch_size, progress) -> int:
+def fill_cache(lm, scorer, prints, inputs, level, batch_size, progress) -> int:
     """Embed what the cache lacks; returns how many (input, config) pairs were embedded.
     ``prints`` maps each configuration to its fingerprint (its part of the cache key);
     configurations with the same fingerprint are embedded once."""
@@ -215,7 +215,7 @@ def _fill_cache(lm, scorer, prints, inputs, level, batch_size, progress) -> int:
 
 
 @dataclass
-class _Scorer:
+class Scorer:
     """Scores configurations on tasks from the cache."""
 
     cache: EmbeddingCache

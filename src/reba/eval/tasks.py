@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +97,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "reranking": TaskType(
         "sentence", {SINGLE: {"query": STR, "positive": STRINGS, "negative": STRINGS}}
     ),
+    "texts": TaskType("sentence", {SINGLE: {"text": WORD}}),  # no labels: reba tune's criterion
 }
 
 
@@ -246,3 +247,38 @@ def load_task(data_dir: str | Path, name: str) -> Task:
         digests[file] = hashlib.sha256(data).hexdigest()
         rows[role] = _parse_jsonl(data, path, role, task_type)
     return Task(spec, rows, digests)
+
+
+def file_task(path: str | Path, task_type: str, *, lang: str = "") -> Task:
+    """A single-file task read from ``path`` without a manifest; its name is the file's stem.
+    Every row is checked as ``load_task`` does (errors name the file, line and field)."""
+    if task_type not in TASK_TYPES:
+        raise TaskDataError(f"unknown task type {task_type!r}; known: {', '.join(TASK_TYPES)}")
+    kind = TASK_TYPES[task_type]
+    if tuple(kind.roles) != (SINGLE,):
+        raise TaskDataError(
+            f"task type {task_type!r} has several files ({', '.join(kind.roles)}): describe "
+            "them in a manifest.json and pass its folder"
+        )
+    path = Path(path)
+    data = path.read_bytes()
+    spec = TaskSpec(path.stem, task_type, lang, task_type, (str(path),), kind.level, (SINGLE,), "")
+    rows = _parse_jsonl(data, path, SINGLE, kind)
+    return Task(spec, {SINGLE: rows}, {str(path): hashlib.sha256(data).hexdigest()})
+
+
+def texts_task(name: str, texts: Iterable[str]) -> Task:
+    """A task of type ``texts`` (no labels) from in-memory texts, each checked."""
+    rows = []
+    for i, text in enumerate(texts):
+        problem = _row_problem(
+            {"text": text}, TASK_TYPES["texts"].roles[SINGLE], TASK_TYPES["texts"]
+        )
+        if problem:
+            raise TaskDataError(f"{name}: text {i}: {problem}")
+        rows.append({"text": text})
+    if not rows:
+        raise TaskDataError(f"{name}: no texts")
+    digest = hashlib.sha256(json.dumps([r["text"] for r in rows]).encode()).hexdigest()
+    spec = TaskSpec(name, "texts", "", "texts", (), "sentence", (SINGLE,), "")
+    return Task(spec, {SINGLE: tuple(rows)}, {name: digest})
