@@ -232,3 +232,32 @@ def test_bad_inputs_are_named(tmp_path, sts_file):
     )
     assert main(["tune", "--data", str(sts_file), "--out", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_readme_tune_path_runs_as_written(tmp_path, monkeypatch, cache):
+    """The README's `reba tune` command on a set laid out from "Your own sets" (tiny model,
+    smaller grid), then its Python block loads the file it wrote."""
+    from readme import code_block
+
+    folder = tmp_path / "my_folder"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(code_block("**Your own sets.**", "json"))
+    (folder / "my_sts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sts_rows(16)))
+    command = code_block("### Choosing a configuration", "bash").split()
+    assert command[:2] == ["reba", "tune"]
+    args = command[2:]
+    args[args.index("--model") + 1] = "tiny-random-llama"
+    monkeypatch.chdir(tmp_path)  # --data my_folder, --out best.json: relative, as written
+    extra = ["--methods", "mean,reba", "-k", "1,2", "--layers", "own", "--cost", "4"]
+    assert main(["tune", *args, *extra, "--bootstrap", "20", "--cache", str(cache), "--quiet"]) == 0
+    doc = json.loads((tmp_path / "best.tune.json").read_text())
+    namespace = {}
+    exec(code_block("### Choosing a configuration", "python"), namespace)
+    emb = namespace["emb"]
+    winner = doc["winner"]["config"]
+    assert (emb.method, emb.k) == (winner["method"], winner["k"])
+    assert emb.config.model == "tiny-random-llama"
+    texts = ["A cat sleeps on the sofa.", "我们去银行取钱。"]
+    lm = reba.load_model("tiny-random-llama", device="cpu")
+    want = reba.Embedder(lm, method=winner["method"], k=winner["k"]).encode(texts)
+    np.testing.assert_allclose(emb.encode(texts), want, atol=1e-6)

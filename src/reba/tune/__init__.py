@@ -53,6 +53,7 @@ def tune(
     ``Embedder.from_config`` / ``--config``) and its report beside it. Returns the
     configuration, the report document and the files written."""
     grid, budget = grid or Grid(), budget or Budget()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)  # before the work, not after it
     tasks = within_budget(tasks, budget_texts, seed)
     outcome = search(
         lm,
