@@ -88,6 +88,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     parser.add_argument("--data", required=True, help="data folder laid out like shared/data")
     parser.add_argument("--out", required=True, help="folder for results.json, .md and figures")
+    add_run_options(parser)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """How a sweep runs (``reba eval``, ``reba tune``): cache, batches, length, device, dtype."""
     parser.add_argument(
         "--cache",
         default=None,

@@ -10,6 +10,7 @@ HELP = "choose the best method, layer and k for a model on your data; write its 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reba.cli.evaluate import add_run_options
     from reba.models import DEFAULT_MODEL
     from reba.tune import DEFAULT_METHODS
 
@@ -58,25 +59,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget-minutes",
         type=float,
         default=None,
-        help="stop starting methods once one more would likely pass this (best so far wins)",
+        help="start no stage of methods that would likely end past this (the best so far wins)",
     )
     parser.add_argument("--bootstrap", type=int, default=200, help="resamples for test errors")
     parser.add_argument("--cost", type=int, default=32, help="texts to time each method on")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preprocess", choices=["senteval"], default=None)
     parser.add_argument("--out", required=True, help="the configuration file to write (JSON)")
-    parser.add_argument("--cache", default=None, help="embedding cache file (as reba eval)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--dtype", default=None)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from reba.cli.evaluate import parse_ints, parse_layers
     from reba.eval.grids import expand
     from reba.eval.runner import sweep_configs
+    from reba.eval.selection import dev_layers
     from reba.models import load_model
     from reba.tune import Budget, Grid, labelled_tasks, tune, unlabelled_task
 
@@ -93,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         tasks = labelled_tasks(args.data, [t for t in args.tasks.split(",") if t], args.type)
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    from reba.eval.selection import dev_layers
 
     grid = Grid(
         methods=tuple(methods),

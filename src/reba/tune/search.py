@@ -204,7 +204,13 @@ def _configs(lm, method: str, grid: Grid, level) -> tuple[int, dict[EmbeddingCon
     layers = (
         grid.layers if grid.layers is not None else (None, *selection.dev_layers(lm.num_layers))
     )
-    depth = lm.num_layers + 1
+    depth = lm.num_layers + 1  # hidden states: the embeddings' and each layer's output
+    wrong = [layer for layer in layers if layer is not None and not -depth <= layer < depth]
+    if wrong:
+        raise ValueError(
+            f"layer {wrong[0]} does not exist in {lm.name}: its hidden states are 0..{depth - 1}"
+            f" (or -{depth}..-1)"
+        )
     explicit = sorted({own if layer is None else layer % depth - depth for layer in layers})
     prints = {}
     seen = set()
