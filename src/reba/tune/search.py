@@ -114,6 +114,8 @@ def search(
     show_progress_bar: bool | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Outcome:
+    """Search ``grid`` on ``tasks`` (all of one level) within ``budget``; vectors go to the
+    embedding cache of ``reba eval`` (``cache_path``). ``clock`` measures the budget."""
     levels = {t.spec.level for t in tasks}
     if len(levels) != 1:
         raise ValueError("reba tune chooses one configuration: give tasks of one level only")
@@ -152,6 +154,8 @@ def search(
             searched += stage
     finally:
         cache.close()
+    if not candidates:
+        raise ValueError(f"no method of {', '.join(grid.methods)} has a {level}-level form")
     if skipped:
         logger.warning("time budget reached: %s not searched", ", ".join(skipped))
     by_dev = candidates[selection.best({i: c.dev for i, c in enumerate(candidates)})]
