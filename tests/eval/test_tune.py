@@ -3,7 +3,13 @@ computed here independently, it loads, and the label-free path chooses by its cr
 
 import json
 import math
+import signal
+import socket
+import subprocess
+import sys
+import time
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -236,28 +242,68 @@ def test_bad_inputs_are_named(tmp_path, sts_file):
 
 def test_readme_tune_path_runs_as_written(tmp_path, monkeypatch, cache):
     """The README's `reba tune` command on a set laid out from "Your own sets" (tiny model,
-    smaller grid), then its Python block loads the file it wrote."""
+    smaller grid), then its `reba serve --config` line as a real process queried with the
+    openai client, and its Python block: all three give the winner's vectors."""
+    import openai
     from readme import code_block
 
     folder = tmp_path / "my_folder"
     folder.mkdir()
     (folder / "manifest.json").write_text(code_block("**Your own sets.**", "json"))
     (folder / "my_sts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sts_rows(16)))
-    command = code_block("### Choosing a configuration", "bash").split()
+    tune_line, serve_line = code_block("### Choosing a configuration", "bash").splitlines()
+    command = tune_line.split()
     assert command[:2] == ["reba", "tune"]
     args = command[2:]
     args[args.index("--model") + 1] = "tiny-random-llama"
     monkeypatch.chdir(tmp_path)  # --data my_folder, --out best.json: relative, as written
     extra = ["--methods", "mean,reba", "-k", "1,2", "--layers", "own", "--cost", "4"]
     assert main(["tune", *args, *extra, "--bootstrap", "20", "--cache", str(cache), "--quiet"]) == 0
-    doc = json.loads((tmp_path / "best.tune.json").read_text())
-    namespace = {}
-    exec(code_block("### Choosing a configuration", "python"), namespace)
-    emb = namespace["emb"]
-    winner = doc["winner"]["config"]
-    assert (emb.method, emb.k) == (winner["method"], winner["k"])
-    assert emb.config.model == "tiny-random-llama"
+    winner = json.loads((tmp_path / "best.tune.json").read_text())["winner"]["config"]
     texts = ["A cat sleeps on the sofa.", "我们去银行取钱。"]
     lm = reba.load_model("tiny-random-llama", device="cpu")
     want = reba.Embedder(lm, method=winner["method"], k=winner["k"]).encode(texts)
+
+    namespace = {}
+    exec(code_block("### Choosing a configuration", "python"), namespace)
+    emb = namespace["emb"]
+    assert (emb.method, emb.k, emb.config.model) == (
+        winner["method"],
+        winner["k"],
+        "tiny-random-llama",
+    )
     np.testing.assert_allclose(emb.encode(texts), want, atol=1e-6)
+
+    serve = serve_line.split("#")[0].split()
+    assert serve[:2] == ["reba", "serve"]
+    port = free_port()
+    command = [sys.executable, "-m", "reba.cli.main", *serve[1:], "--port", str(port)]
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(proc, f"http://127.0.0.1:{port}", tmp_path / "server.log")
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        response = client.embeddings.create(model="best", input=texts, encoding_format="float")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+    np.testing.assert_allclose([d.embedding for d in response.data], want, atol=1e-5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(proc, url: str, log) -> None:
+    deadline = time.monotonic() + 300  # a loaded CI machine imports torch slowly
+    while True:
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the server did not come up"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
