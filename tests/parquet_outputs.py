@@ -13,9 +13,12 @@ def parts(folder: Path) -> list[Path]:
 
 
 def mtimes(folder: Path) -> dict[str, int]:
-    """Every file under ``folder`` with its modification time: a resume must not rewrite any."""
+    """Every file under ``folder`` with its modification time: a resume must not rewrite any
+    (but the lock file, which names the job holding it)."""
     return {
-        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+        str(p.relative_to(folder)): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".reba.lock"
     }
 
 

@@ -28,7 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "llamaindex": ("llama_index.core",),
     "haystack": ("haystack",),
 }
-ALTERNATIVES = {"ray": '  (or: pip install "ray[data]")'}
+ALTERNATIVES = {"ray": '  (or: pip install "ray[data]>=2.60,<2.61")'}
 
 
 def missing_modules(modules: Sequence[str]) -> list[str]:

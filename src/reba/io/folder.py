@@ -9,11 +9,12 @@ it is rewritten only when its content changes, so re-running a finished job touc
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reba.io.files import InputFile, resolve
-from reba.io.parts import FAILURES, is_part, read_part_meta
+from reba.io.parts import FAILURES, is_part, part_config, read_part_meta
 
 MANIFEST = "_reba.json"
 
@@ -105,7 +106,7 @@ class OutputFolder:
         if self.read_manifest() == json.loads(json.dumps(manifest)):
             return
         text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
-        tmp = f"{self.path}/.{MANIFEST}.tmp"
+        tmp = f"{self.path}/.{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp"  # two writers never share it
         with self.fs.open_output_stream(tmp) as f:
             f.write(text.encode("utf-8"))
         self.fs.move(tmp, f"{self.path}/{MANIFEST}")
@@ -136,20 +137,39 @@ class OutputFolder:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.File)
 
 
-def config_difference(mine: dict, theirs: dict, prefix: str = "") -> str:
-    """The differing fields, nested ones by their path (``embedder_config.dtype: ...``)."""
+_ABSENT = object()
+
+
+def config_difference(mine: dict, theirs: dict, here: str = "now", there: str = "there") -> str:
+    """Every field whose value differs (or is recorded on one side only), with both values;
+    fields of nested dicts by their dotted names (``embedder_config.layer``)."""
+    mine, theirs = _flat(mine), _flat(theirs)
     keys = sorted(set(mine) | set(theirs))
+
+    def shown(d: dict, k: str) -> str:
+        value = d.get(k, _ABSENT)
+        return "(not recorded)" if value is _ABSENT else repr(value)
+
     return "; ".join(
-        config_difference(mine[k], theirs[k], f"{prefix}{k}.")
-        if isinstance(mine.get(k), dict) and isinstance(theirs.get(k), dict)
-        else f"{prefix}{k}: {mine.get(k)!r} now, {theirs.get(k)!r} there"
+        f"{k}: {shown(mine, k)} {here}, {shown(theirs, k)} {there}"
         for k in keys
-        if mine.get(k) != theirs.get(k)
+        if mine.get(k, _ABSENT) != theirs.get(k, _ABSENT)
     )
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def refuse_other_config(what: str, out: str, config: dict, meta: dict) -> None:
-    theirs = {k: meta.get(k) for k in config}
+    """Refuse a part made with a configuration that differs from ``config`` in any field."""
+    theirs = part_config(meta)
     if theirs != config:
         raise ValueError(
             f"{what} was made with a different configuration "

@@ -29,6 +29,11 @@ FAILURES = "_failures"
 META_KEY = b"reba"
 _PART = re.compile(r"^part-.*-(\d{12})-(\d{12})\.parquet$")
 _RENAMING_FILESYSTEMS = ("local", "hdfs")  # where a rename is atomic
+# What a part's metadata holds beside the configuration that made it (``part_config``).
+PART_KEYS = frozenset(
+    {"range", "input_digest", "file", "start", "end", "embedded", "failed", "truncated"}
+    | {"truncated_rows", "file_size", "file_mtime_ns"}
+)
 
 
 @dataclass
@@ -132,6 +137,11 @@ def read_part_meta(fs, path: str) -> dict:
     with fs.open_input_file(path) as f:
         metadata = pq.read_schema(f).metadata or {}
     return json.loads(metadata[META_KEY])
+
+
+def part_config(meta: dict) -> dict:
+    """The configuration recorded in a part's metadata: all of it but the range's own keys."""
+    return {k: v for k, v in meta.items() if k not in PART_KEYS}
 
 
 def _write_atomic(fs, path: str, table) -> None:

@@ -1,12 +1,18 @@
 """Write embeddings as .npy, JSONL or Parquet, always with the configuration that made them.
 
 .npy gets a sidecar ``<file>.json``; JSONL rows and Parquet schema metadata carry it inline
-(JSONL also gets the sidecar, since its rows hold only vectors and ids).
+(JSONL also gets the sidecar, since its rows hold only vectors and ids). Each file is written
+under a unique temporary name and renamed when complete, the data file last: a job killed while
+writing leaves no partial file under the output's name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +39,33 @@ def write_embeddings(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**config, "rows": len(rows), "failures": failures or []}
     if suffix == ".parquet":
-        _write_parquet(path, embeddings, rows, ids, meta)
+        with _atomic(path) as tmp:
+            _write_parquet(tmp, embeddings, rows, ids, meta)
         return [path]
     if suffix == ".npy":
-        np.save(path, embeddings.astype(np.float32, copy=False))
         meta["row_of_input"] = rows  # which input row each .npy row came from
-    else:
-        _write_jsonl(path, embeddings, rows, ids)
     sidecar = path.with_name(path.name + ".json")
-    sidecar.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    with _atomic(path) as tmp:
+        if suffix == ".npy":
+            with tmp.open("wb") as f:
+                np.save(f, embeddings.astype(np.float32, copy=False))
+        else:
+            _write_jsonl(tmp, embeddings, rows, ids)
+        with _atomic(sidecar) as tmp_sidecar:
+            text = json.dumps(meta, ensure_ascii=False, indent=1) + "\n"
+            tmp_sidecar.write_text(text, encoding="utf-8")
     return [path, sidecar]
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed to it if the block completes, else deleted."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_jsonl(path: Path, embeddings: np.ndarray, rows, ids) -> None:

@@ -1,9 +1,10 @@
 """``reba embed`` in this process: into one file (as always), or streamed into a folder of parts.
 
 A single-file output (``.npy``, ``.jsonl``, ``.parquet``) holds every vector in memory and is
-written at the end. A folder output is written range by range as each is embedded, in the same
-layout as the Ray engine's (``reba.io.parts``), so an interrupted job keeps every completed range
-and the same command resumes it; either engine may resume the other's folder.
+written at the end, atomically: a job that fails or is killed leaves no file that looks complete.
+A folder output is written range by range as each is embedded, in the same layout as the Ray
+engine's (``reba.io.parts``), so an interrupted job keeps every completed range and the same
+command resumes it; either engine may resume the other's folder.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from reba.io import read_inputs, write_embeddings
 from reba.io.folder import refuse_changed
+from reba.io.lock import folder_lock
 from reba.io.parts import write_part
 from reba.io.ranges import cut_ranges
 from reba.io.rows import open_records
 from reba.runners.embed_range import embed_range
 from reba.runners.job import EmbedJob, make_embedder
 from reba.runners.plan import list_files, make_plan, plan_summary, verify_file
+from reba.runners.retry import RangeFailed, embed_retrying
 from reba.runners.summary import Summary
 
 
@@ -38,14 +41,20 @@ def run_single_file(job: EmbedJob) -> Summary:
     )
     embedder = make_embedder(job)
     start = time.perf_counter()
-    result = embedder.embed(
-        records.items,
-        level=job.level,
-        batch_size=job.batch_size,
-        normalize=job.normalize,
-        show_progress_bar=not job.quiet,
-        packing=job.packing,
-    )
+    end = max(records.rows + list(records.problems), default=-1) + 1
+    try:
+        result = embed_retrying(embedder, job, records.items, "", 0, end, not job.quiet)
+    except RangeFailed as failed:  # nothing is written: a re-run embeds the whole file again
+        return Summary(
+            items=len(records.rows) + len(records.problems),
+            embedded=0,
+            truncated=0,
+            failed=0,
+            seconds=time.perf_counter() - start,
+            embedded_now=0,
+            destination=f"nothing written to {job.output}",
+            failed_ranges=[str(failed)],
+        )
     seconds = time.perf_counter() - start
     failures = [{"row": row, "reason": reason} for row, reason in records.problems.items()]
     failures += [{"row": records.rows[f.index], "reason": f.reason} for f in result.failures]
@@ -74,18 +83,18 @@ def run_single_file(job: EmbedJob) -> Summary:
 
 def run_folder(job: EmbedJob) -> Summary:
     folder, fs, files = list_files(job)
-    embedder = make_embedder(job)
-    plan, changed = make_plan(job, job.output_config(embedder.describe()), folder, fs, files)
-    for file in changed:
-        verify_file(fs, file, job, plan.committed_starts(file.name), folder.location)
-    folder.clean(plan.committed)
-    start = time.perf_counter()
-    if not plan.finished():
-        folder.create()
-        with _progress(job) as bar:
-            for file in files:
-                _embed_file(plan, embedder, file, bar)
-    return plan_summary(plan, time.perf_counter() - start)
+    with folder_lock(folder):
+        embedder = make_embedder(job)
+        plan, changed = make_plan(job, job.output_config(embedder.describe()), folder, fs, files)
+        for file in changed:
+            verify_file(fs, file, job, plan.committed_starts(file.name), folder.location)
+        folder.clean(plan.committed)
+        start = time.perf_counter()
+        if not plan.finished():
+            with _progress(job) as bar:
+                for file in files:
+                    _embed_file(plan, embedder, file, bar)
+        return plan_summary(plan, time.perf_counter() - start)
 
 
 def _embed_file(plan, embedder, file, bar) -> None:
@@ -98,8 +107,12 @@ def _embed_file(plan, embedder, file, bar) -> None:
             if done[rows.start] != rows.digest:
                 refuse_changed(file.name, rows.start, rows.end, folder.location)
         else:
-            output = embed_range(embedder, job, rows)
-            plan.written.append(write_part(folder.fs, folder.path, output, meta))
+            try:
+                output = embed_range(embedder, job, rows)
+            except RangeFailed as failed:  # not committed: the next run retries it
+                plan.failed.append(failed)
+            else:
+                plan.written.append(write_part(folder.fs, folder.path, output, meta))
         bar.update(rows.size)
 
 

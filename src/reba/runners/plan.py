@@ -17,6 +17,7 @@ from reba.io.folder import Committed, OutputFolder, check_inputs, refuse_changed
 from reba.io.ranges import cut_ranges
 from reba.io.rows import open_records
 from reba.runners.job import EmbedJob
+from reba.runners.retry import RangeFailed
 from reba.runners.summary import SHOWN_FAILURES, Summary
 
 
@@ -29,6 +30,7 @@ class Plan:
     files: list[InputFile]
     committed: dict[tuple[str, int], Committed]
     written: list[dict] = field(default_factory=list)  # counts of the ranges written this run
+    failed: list[RangeFailed] = field(default_factory=list)  # ranges not written this run
 
     def committed_starts(self, file: str) -> dict[int, str]:
         """``start -> digest`` of the committed ranges of ``file``."""
@@ -70,22 +72,27 @@ def verify_file(fs, file: InputFile, job: EmbedJob, committed: dict[int, str], o
 
 
 def write_manifest(plan: Plan) -> dict:
-    """``_reba.json`` of a run: configuration, inputs, and counts per range; raise if rows
-    are missing (it then says ``"complete": false``)."""
+    """``_reba.json`` of a run: configuration, inputs, counts per range and the ranges that
+    failed; raise if rows are missing otherwise (it then says ``"complete": false``)."""
     ranges = {(c.file, c.start): _counts(c) for c in plan.committed.values()}
     ranges.update({(r["file"], r["start"]): r for r in plan.written})
     listed = [ranges[key] for key in sorted(ranges)]
-    gaps = _gaps(listed)
+    failed = sorted(
+        ({"file": f.file, "start": f.start, "end": f.end, "error": f.reason} for f in plan.failed),
+        key=lambda f: (f["file"], f["start"]),
+    )
+    gaps = _gaps(sorted(listed + failed, key=lambda r: (r["file"], r["start"])))
     manifest = {
         "config": plan.config,
         "input": _shown(plan.job.input),
         "files": _file_list(plan.files),
-        "complete": not gaps,
-        "items": sum(r["end"] - r["start"] for r in listed),
+        "complete": not gaps and not failed,
+        "items": sum(r["end"] - r["start"] for r in listed + failed),
         "embedded": sum(r["embedded"] for r in listed),
         "failed": sum(r["failed"] for r in listed),
         "truncated": sum(r["truncated"] for r in listed),
         "ranges": listed,
+        "failed_ranges": failed,
     }
     plan.folder.write_manifest(manifest)
     if gaps:  # never seen: a check that every range of every file was written
@@ -140,4 +147,5 @@ def plan_summary(plan, seconds: float) -> Summary:
         failures=plan.folder.first_failures(SHOWN_FAILURES),
         listed_in=f"{plan.folder.location}/_failures",
         ranges=(len(plan.written), len(manifest["ranges"]) - len(plan.written)),
+        failed_ranges=[str(f) for f in sorted(plan.failed, key=lambda f: (f.file, f.start))],
     )

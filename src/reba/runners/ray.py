@@ -15,11 +15,12 @@ import os
 import time
 from dataclasses import dataclass
 
+from reba.io.lock import folder_lock
 from reba.runners.job import EmbedJob, make_embedder
 from reba.runners.plan import Plan, list_files, make_plan, plan_summary, verify_file
 from reba.runners.summary import Summary
 
-INSTALL_HINT = 'pip install "reba[ray]"  (or: pip install "ray[data]")'
+INSTALL_HINT = 'pip install "reba[ray]"  (or: pip install "ray[data]>=2.60,<2.61")'
 # Reading and writing tasks ask for no CPU: they are light next to an actor's model, and a
 # fraction of a CPU could wait forever behind actors that hold every CPU of the cluster.
 IO_TASK_CPUS = 0
@@ -45,7 +46,8 @@ class RayOptions:
 
 
 def import_ray():
-    """``ray`` with ``ray.data``, or an ImportError that says how to install them."""
+    """``ray`` with ``ray.data`` of a tested version, or an ImportError that says what to
+    install."""
     try:
         import ray
         import ray.data
@@ -53,6 +55,9 @@ def import_ray():
         raise ImportError(
             f"--engine ray needs Ray Data ({err}); install it with {INSTALL_HINT}"
         ) from err
+    from reba.runners.ray_compat import check_ray_version
+
+    check_ray_version(ray.__version__)
     return ray
 
 
@@ -67,22 +72,23 @@ def run_ray(job: EmbedJob, options: RayOptions) -> Summary:
         )
     ray = import_ray()  # before any work: a missing Ray is reported at once
     folder, fs, files = list_files(job)
-    started, cpus = _start_ray(ray, options, job.quiet)
-    try:
-        described = _remote(ray, _describe, cpus, options.gpus_per_actor, job)
-        plan, changed = make_plan(job, job.output_config(described), folder, fs, files)
-        for file in changed:  # usually none: only files whose size or mtime changed
-            committed = plan.committed_starts(file.name)
-            _remote(ray, verify_file, IO_TASK_CPUS, 0, fs, file, job, committed, folder.location)
-        folder.clean(plan.committed)
-        start = time.perf_counter()
-        if not plan.finished():
-            folder.create()
-            _run_pipeline(ray, plan, options, cpus, described)
-        return plan_summary(plan, time.perf_counter() - start)
-    finally:
-        if started:
-            ray.shutdown()
+    with folder_lock(folder):
+        started, cpus = _start_ray(ray, options, job.quiet)
+        try:
+            described = _remote(ray, _describe, cpus, options.gpus_per_actor, job)
+            plan, changed = make_plan(job, job.output_config(described), folder, fs, files)
+            for file in changed:  # usually none: only files whose size or mtime changed
+                committed = plan.committed_starts(file.name)
+                args = (fs, file, job, committed, folder.location)
+                _remote(ray, verify_file, IO_TASK_CPUS, 0, *args)
+            folder.clean(plan.committed)
+            start = time.perf_counter()
+            if not plan.finished():
+                _run_pipeline(ray, plan, options, cpus, described)
+            return plan_summary(plan, time.perf_counter() - start)
+        finally:
+            if started:
+                ray.shutdown()
 
 
 def _start_ray(ray, options: RayOptions, quiet: bool) -> tuple[bool, float]:
@@ -95,25 +101,10 @@ def _start_ray(ray, options: RayOptions, quiet: bool) -> tuple[bool, float]:
         return True, options.cpus_per_actor or 1
     cpus = options.cpus_per_actor or max(1, (os.cpu_count() or 1) // options.num_actors)
     total = max(1, round(options.num_actors * cpus))
-    ray.init(
-        num_cpus=total,
-        include_dashboard=False,
-        logging_level=level,
-        _system_config=_keep_workers(options.num_actors, total),
-    )
+    from reba.runners.ray_compat import local_ray_init
+
+    local_ray_init(ray, num_cpus=total, actors=options.num_actors, logging_level=level)
     return True, cpus
-
-
-def _keep_workers(actors: int, cpus: int) -> dict:
-    """A local Ray keeps as many workers as it has CPUs and kills idle ones after a second.
-    The actors fill every CPU, so each read and write task started a fresh worker that imported
-    reba and torch again, 4-5 CPU-seconds taken from the actors per task (measured: 768 texts,
-    2 actors on 2 cores, 9.9 -> 16.1 texts/s when they are kept). Room for the actors, a reader
-    and a writer per actor, and Ray Data's own actors."""
-    return {
-        "num_workers_soft_limit": max(cpus, 3 * actors + 4),
-        "idle_worker_killing_time_threshold_ms": 600_000,
-    }
 
 
 def _describe(job: EmbedJob) -> dict:
@@ -180,4 +171,4 @@ def _pipeline(ray, plan: Plan, options: RayOptions, cpus: float, described: dict
     )
     sink = RangeDatasink(plan.folder.uri, plan.config, plan.files)
     dataset.write_datasink(sink, ray_remote_args={"num_cpus": IO_TASK_CPUS}, concurrency=io_tasks)
-    plan.written = sink.written
+    plan.written, plan.failed = sink.written, sink.failed

@@ -6,10 +6,14 @@
   CSV readers fail the whole job on one malformed line and number no rows; a range carried as
   one row can never be split across blocks, tasks or actors.
 * ``EmbedRanges`` (``map_batches`` over an actor pool): each actor loads the model once and embeds
-  the ranges it is handed, ``batch_size`` rows per forward pass.
+  the ranges it is handed, ``batch_size`` rows per forward pass. A range whose error outlives its
+  retries (``reba.runners.retry``) is passed on as failed, with no vectors.
 * ``RangeDatasink`` (a Ray Data ``Datasink``): write tasks commit each embedded range as one part
   (``reba.io.parts``), atomically and under a name fixed by the range, so a retried task rewrites
-  the same file rather than adding rows. Only counts go back to the driver.
+  the same file rather than adding rows; a failed range is not written. Only counts (and the
+  failed ranges' errors) go back to the driver.
+
+Ray's private APIs are in ``ray_compat``.
 """
 
 from __future__ import annotations
@@ -19,19 +23,21 @@ import json
 import numpy as np
 import pyarrow as pa
 import ray
-from ray.data.datasource import Datasink, FileBasedDatasource
+from ray.data import Datasink
 
 from reba.io.files import InputFile
-from reba.io.folder import OutputFolder, refuse_changed
+from reba.io.folder import OutputFolder, config_difference, refuse_changed
 from reba.io.parts import RangeOutput, id_text, write_part
 from reba.io.ranges import RowRange, cut_ranges
 from reba.io.rows import iter_records
 from reba.runners.embed_range import embed_range
 from reba.runners.job import EmbedJob, make_embedder
+from reba.runners.ray_compat import StreamingFileSource
+from reba.runners.retry import RangeFailed
 
 
 # --- reading ---------------------------------------------------------------------------------
-class RangeDatasource(FileBasedDatasource):
+class RangeDatasource(StreamingFileSource):
     """The uncommitted ranges of ``files``, one dataset row each."""
 
     def __init__(self, files: list[InputFile], fs, job: EmbedJob, committed: dict, out: str):
@@ -43,12 +49,12 @@ class RangeDatasource(FileBasedDatasource):
         self._job = job
         self._out = out
 
-    def _open_input_source(self, filesystem, path: str, **open_args):
+    def open_file(self, filesystem, path: str):
         if path.lower().endswith(".parquet"):
             return filesystem.open_input_file(path)  # Parquet needs random access
         return filesystem.open_input_stream(path, compression="detect")
 
-    def _read_stream(self, f, path: str):
+    def read_file(self, f, path: str):
         file = ray.get(self._files_ref)[path]
         done = ray.get(self._committed_ref).get(file.name, {})
         records = iter_records(f, file.format, self._job.fields, file.name)
@@ -114,14 +120,25 @@ class EmbedRanges:
         self.embedder = make_embedder(self.job, device="cuda" if gpu else None)
         mine = self.embedder.describe()
         if mine != expected:  # e.g. a worker with another reba version, or other weights
-            raise RuntimeError(f"this worker's configuration {mine} differs from {expected}")
+            difference = config_difference(mine, expected, "on this worker", "on the driver")
+            raise RuntimeError(f"this worker's configuration differs: {difference}")
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        ranges = table_ranges(batch, self.job.level)
-        return output_table([embed_range(self.embedder, self.job, r) for r in ranges])
+        outputs, errors = [], []
+        for rows in table_ranges(batch, self.job.level):
+            try:
+                outputs.append(embed_range(self.embedder, self.job, rows))
+                errors.append(None)
+            except RangeFailed as failed:  # not written; the driver reports it
+                empty = np.zeros((0, self.embedder.dimension), np.float32)
+                outputs.append(
+                    RangeOutput(rows.file, rows.start, rows.end, rows.digest, [], [], empty)
+                )
+                errors.append(failed.reason)
+        return output_table(outputs, errors)
 
 
-def output_table(outputs: list[RangeOutput]) -> pa.Table:
+def output_table(outputs: list[RangeOutput], errors: list[str | None]) -> pa.Table:
     def column(name, kind):
         return pa.array([getattr(o, name) for o in outputs], kind)
 
@@ -143,46 +160,52 @@ def output_table(outputs: list[RangeOutput]) -> pa.Table:
             "failure_ids": pa.array([list(f[1]) for f in failures], pa.list_(pa.string())),
             "failure_reasons": pa.array([list(f[2]) for f in failures], pa.list_(pa.string())),
             "truncated": column("truncated", pa.list_(pa.int64())),
+            "error": pa.array(errors, pa.string()),  # null unless the range failed
         }
     )
 
 
-def table_outputs(table: pa.Table) -> list[RangeOutput]:
+def table_outputs(table: pa.Table) -> list[tuple[RangeOutput, str | None]]:
     out = []
     for r in table.to_pylist():
         matrix = np.frombuffer(r["embedding"], np.float32).reshape(len(r["rows"]), r["dimension"])
         failures = list(zip(r["failure_rows"], r["failure_ids"], r["failure_reasons"]))
-        out.append(
-            RangeOutput(
-                r["file"],
-                r["start"],
-                r["end"],
-                r["digest"],
-                r["rows"],
-                r["ids"],
-                matrix,
-                failures,
-                r["truncated"],
-            )
+        output = RangeOutput(
+            r["file"],
+            r["start"],
+            r["end"],
+            r["digest"],
+            r["rows"],
+            r["ids"],
+            matrix,
+            failures,
+            r["truncated"],
         )
+        out.append((output, r["error"]))
     return out
 
 
 # --- writing ---------------------------------------------------------------------------------
 class RangeDatasink(Datasink):
-    """Commits each embedded range as a part of the output folder; returns counts per range."""
+    """Commits each embedded range as a part of the output folder; returns counts per range,
+    and the failed ranges (not written) with their errors."""
 
     def __init__(self, location: str, config: dict, files: list[InputFile]):
         self.location = location
         self.config = config
         self.fingerprints = {f.name: (f.size, f.mtime_ns) for f in files}
         self.written: list[dict] = []
+        self.failed: list[RangeFailed] = []
 
     def write(self, blocks, ctx) -> list[dict]:
         folder = OutputFolder(self.location)
         counts = []
         for block in blocks:
-            for output in table_outputs(block):
+            for output, error in table_outputs(block):
+                if error is not None:
+                    counts.append({"file": output.file, "start": output.start, "end": output.end})
+                    counts[-1]["error"] = error
+                    continue
                 size, mtime = self.fingerprints[output.file]
                 meta = {**self.config, "file_size": size, "file_mtime_ns": mtime}
                 counts.append(write_part(folder.fs, folder.path, output, meta))
@@ -190,4 +213,10 @@ class RangeDatasink(Datasink):
 
     def on_write_complete(self, write_result) -> None:
         counts = {(c["file"], c["start"]): c for r in write_result.write_returns for c in r}
-        self.written = list(counts.values())  # a retried write task reports its ranges again
+        # a retried write task reports its ranges again
+        self.written = [c for c in counts.values() if "error" not in c]
+        self.failed = [
+            RangeFailed(c["file"], c["start"], c["end"], c["error"])
+            for c in counts.values()
+            if "error" in c
+        ]
