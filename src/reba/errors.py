@@ -58,5 +58,10 @@ class ModelNotAvailableError(ImportError):
     """A bundled model's package is not installed; the message says which pip line fixes it."""
 
 
+class ModelIntegrityError(ValueError):
+    """Model weights are not the bytes their pinned digest or size says; the message names the
+    file, the expected and the actual value, and the fix."""
+
+
 class UnknownModelError(ValueError):
     """The model name is not a bundled alias, a local path, or a loadable hub id."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 
 HELP = "list the bundled models, the methods and the cache folder (--model: how it runs)"
 
@@ -20,10 +19,10 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"reba {__version__}\n\nBundled models:")
     for alias, model in BUNDLED_MODELS.items():
-        installed = importlib.util.find_spec(model.module) is not None
-        state = "installed" if installed else f"not installed: {model.install}"
+        state = "installed" if model.installed() else f"not installed: {model.install}"
+        state = f"optional, {state}" if model.optional else state
         default = " (default)" if alias == DEFAULT_MODEL else ""
-        print(f"  {alias:<18}{model.description}{default}\n  {'':<18}[{state}; {model.licence}]")
+        print(f"  {alias:<20}{model.description}{default}\n  {'':<20}[{state}; {model.licence}]")
     _print_methods()
     print(f"\nCache folder: {cache_dir()}  (set REBA_CACHE to move it)")
     if args.model:

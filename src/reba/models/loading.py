@@ -104,8 +104,11 @@ def wrap_model(model: torch.nn.Module, tokenizer: object, name: str | None = Non
 
 def _resolve_source(name: str) -> str:
     """A folder (or hub id) that ``from_pretrained`` can read."""
+    sha256 = reinstall = None
     if name in BUNDLED_MODELS:
-        path = BUNDLED_MODELS[name].weights_path(cache_dir())
+        bundled = BUNDLED_MODELS[name]
+        path = bundled.weights_path(cache_dir())
+        sha256, reinstall = bundled.sha256, bundled.reinstall
     elif Path(name).expanduser().exists():
         path = Path(name).expanduser()
     elif _HUB_ID.match(name) and not name.endswith(".gguf"):
@@ -119,7 +122,7 @@ def _resolve_source(name: str) -> str:
             "not an existing file or folder, and not a hub id of the form 'owner/name'"
         )
     if path.suffix == ".gguf":
-        return str(converted_folder(path, cache_dir()))
+        return str(converted_folder(path, cache_dir(), sha256, reinstall or ""))
     return str(path)
 
 
