@@ -30,6 +30,11 @@ from reba.attention.masks import LazyMask, additive
 logger = logging.getLogger(__name__)
 
 QUERY_BLOCK = 512  # query rows per kernel call and per recomputation
+# Above this |log-sum-exp| a block is redone in float64. float32 holds an lse only to its ulp
+# (1.2e-4 at the 1,458 that Qwen2's first layers reach, where one key takes nearly all the
+# attention), and exp(s - lse) inherits that error in full; eager attention normalises by the
+# row's sum instead and stays at float32 rounding.
+PRECISE_LSE = 32.0
 
 
 def recording_fused(recorder, module, query, key, value, attention_mask, **kwargs):
@@ -70,7 +75,7 @@ def _attend(query, key, value, mask: LazyMask, scale: float, recorder):
     """The layer's output and log-sum-exp, block by block, folding kept columns as it goes."""
     batch, heads, n, _ = query.shape
     output = torch.empty_like(query)
-    lse = torch.empty(batch, heads, n, dtype=torch.float32, device=query.device)
+    lse = torch.empty(batch, heads, n, dtype=torch.float64, device=query.device)
     columns = None if recorder is None else recorder.columns
     kept_keys = None if columns is None else _gather_positions(key, columns).float()
     keys = torch.arange(key.shape[2], device=query.device)
@@ -80,7 +85,13 @@ def _attend(query, key, value, mask: LazyMask, scale: float, recorder):
         lo, hi = _visible_keys(allowed)
         bias = additive(allowed[..., lo:hi], query.dtype)
         block = query[:, :, start:stop]
-        out, block_lse = _grouped_kernel(block, key[:, :, lo:hi], value[:, :, lo:hi], bias, scale)
+        k, v = key[:, :, lo:hi], value[:, :, lo:hi]
+        out, block_lse = _grouped_kernel(block, k, v, bias, scale)
+        if query.device.type == "cpu" and float(block_lse.abs().amax()) > PRECISE_LSE:
+            wide = torch.float64
+            out, block_lse = _grouped_kernel(
+                block.to(wide), k.to(wide), v.to(wide), bias.to(wide), scale
+            )
         output[:, :, start:stop] = out
         lse[:, :, start:stop] = block_lse
         if kept_keys is not None:
@@ -101,12 +112,15 @@ def _rows(query, key, lse, mask: LazyMask, scale: float, rows: torch.Tensor) -> 
 
 def _probabilities(queries, keys, lse, scale: float) -> torch.Tensor:
     """``exp(scale * q . k - lse)`` for (B, H, Q, D) queries and (B, H_kv, K, D) keys, each
-    key head serving its group of query heads (grouped-query attention): (B, H, Q, K)."""
+    key head serving its group of query heads (grouped-query attention): (B, H, Q, K), in
+    float32 (computed in float64 where the lse is large; see ``PRECISE_LSE``)."""
     batch, heads, q_len, dim = queries.shape
     kv_heads = keys.shape[1]
-    grouped = queries.float().reshape(batch, kv_heads, heads // kv_heads, q_len, dim)
-    scores = (grouped @ keys[:, :, None].transpose(-1, -2)).reshape(batch, heads, q_len, -1)
-    return scores.mul_(scale).sub_(lse[..., None]).exp_()
+    dtype = torch.float64 if float(lse.abs().amax()) > PRECISE_LSE else torch.float32
+    grouped = queries.to(dtype).reshape(batch, kv_heads, heads // kv_heads, q_len, dim)
+    scores = grouped @ keys.to(dtype)[:, :, None].transpose(-1, -2)
+    scores = scores.reshape(batch, heads, q_len, -1).mul_(scale).sub_(lse.to(dtype)[..., None])
+    return scores.exp_().float()
 
 
 def _gather_positions(states: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
