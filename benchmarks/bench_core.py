@@ -4,7 +4,7 @@ Run from the repository root:
 
     python benchmarks/bench_core.py [--data ../shared/data] [--n 256] [--model gemma-3-270m]
                                     [--batch-size 16] [--repeats 3] [--quick]
-                                    [--write benchmarks/RESULTS.md]
+                                    [--long-tokens 500,1000,2000] [--write benchmarks/RESULTS.md]
 
 Texts: field ``s1`` of the first ``--n`` rows of ``<data>/sentence/zh_STSB.jsonl``.
 One model is loaded once and shared by every measurement:
@@ -282,11 +282,12 @@ def measure_speed(lm, texts: list[str], batch_size: int, repeats: int, idle: flo
     return measure(steps, repeats, idle, compare=("a", "c"))
 
 
-def measure_long(lm, data: Path, repeats: int, idle: float) -> Speed:
-    """One text each of about LONG_TOKENS tokens (k=2: N = 2n + p), alone in its batch."""
+def measure_long(lm, data: Path, repeats: int, idle: float, lengths=LONG_TOKENS) -> Speed:
+    """One text each of about ``lengths`` tokens (k=2: N = 2n + p), alone in its batch."""
     embedder = reba.Embedder(lm, method="reba", k=K)
     steps: list[tuple[Timed, Callable[[], object]]] = []
-    for _tokens, text in zip(LONG_TOKENS, long_text_set(lm, data)):
+    texts = long_text_set(lm, data, lengths)
+    for text in texts:
         z = [repeated_inputs(lm, [text], K)]
         n = f"N={len(z[0][0])}"
 
@@ -308,13 +309,13 @@ def measure_long(lm, data: Path, repeats: int, idle: float) -> Speed:
                 partial(ours, path="eager"),
             ),
         ]
-    run_embedder(embedder, [long_text_set(lm, data)[0][:200]], 1)  # warm-up
+    run_embedder(embedder, [texts[0][:200]], 1)  # warm-up
     return measure(steps, repeats, idle, compare=None)
 
 
-def long_text_set(lm, data: Path) -> list[str]:
-    """One text of at least each of LONG_TOKENS tokens, from consecutive zh_STSB sentences."""
-    return [long_texts(lm, data, 1, tokens)[0] for tokens in LONG_TOKENS]
+def long_text_set(lm, data: Path, lengths=LONG_TOKENS) -> list[str]:
+    """One text of at least each of ``lengths`` tokens, from consecutive zh_STSB sentences."""
+    return [long_texts(lm, data, 1, tokens)[0] for tokens in lengths]
 
 
 def measure(steps, repeats: int, idle: float, compare: tuple[str, str] | None) -> Speed:
@@ -707,6 +708,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-long", action="store_true", help="skip the long-input timings")
     parser.add_argument(
+        "--long-tokens",
+        type=lambda v: tuple(int(t) for t in v.split(",")),
+        default=LONG_TOKENS,
+        help="text tokens of the long inputs, comma-separated (500,1000,2000: N = 2n at k=2)",
+    )
+    parser.add_argument(
         "--memory-worker", choices=("naive", "reba", "eager", "floor"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -733,7 +740,11 @@ def main(argv: list[str] | None = None) -> None:
     lm = reba.load_model(args.model)
     texts = load_texts(args.data, args.n)
     speed = measure_speed(lm, texts, args.batch_size, args.repeats, args.idle_wait)
-    long = None if args.no_long else measure_long(lm, args.data, args.repeats, args.idle_wait)
+    long = (
+        None
+        if args.no_long
+        else measure_long(lm, args.data, args.repeats, args.idle_wait, args.long_tokens)
+    )
     del lm
     memory = None if args.no_memory else measure_memory(args)
     loads = (load_start, os.getloadavg()[0])

@@ -65,6 +65,15 @@ _BUNDLED_INFO: dict[str, dict[str, Any]] = {
         "languages": ["eng-Latn"],
         "framework": ["PyTorch", "Transformers", "safetensors"],
     },
+    **{
+        f"qwen2.5-coder-{size}": {
+            "source": f"Qwen/Qwen2.5-Coder-{size.upper()}-Instruct",
+            "license": "apache-2.0",
+            "languages": None,  # multilingual (code, English, Chinese, ...)
+            "framework": ["PyTorch", "Transformers", "GGUF"],
+        }
+        for size in ("0.5b", "1.5b")
+    },
     "tiny-random-llama": {
         "source": None,
         "license": "not specified",

@@ -1,0 +1,98 @@
+"""Qwen2.5-Coder-0.5B (optional, hash-pinned; ``make test-qwen``): the fused path, every preset
+and the word level against the naive reference (tests/reference.py), packing.
+
+Qwen2 is the third architecture on real weights: biases on the query/key/value projections,
+no BOS, 24 layers (the papers' layers scaled), and attention logits reaching ~1,500 in the
+first layers, where float32 resolves a log-sum-exp only to 1e-4 (what ``PRECISE_LSE`` is for).
+Two short texts; each text is compared with the reference computed alone.
+"""
+
+import numpy as np
+import pytest
+import reference as R
+from checks import assert_close
+
+import reba
+from reba.attention import backward_attention_path, force_path, fused, probe
+from reba.methods import PRESETS
+
+pytestmark = pytest.mark.qwen
+
+TEXTS = ["The bank raised interest rates.", "我们去银行取钱。"]
+WORDS = [("The bank raised interest rates.", (4, 8)), ("我们去银行取钱。", (2, 4))]
+COMBINATIONS = ["pcot+reba", "prompteol+tp+reba", "ke+cp+reba-last", "echo-prompt+reba"]
+
+
+def test_the_probe_picks_the_fused_path(qwen):
+    probe._verdicts.pop(qwen.model, None)
+    assert backward_attention_path(qwen.model) == "fused"
+
+
+def test_fused_equals_eager_over_several_blocks(qwen, monkeypatch):
+    """Blocks of 32 query rows (as 512-row blocks of a long input): the eager path's vectors."""
+    monkeypatch.setattr(fused, "QUERY_BLOCK", 32)
+    text = "The river bank flooded after the storm, and the bank closed early for the day."
+    emb = reba.Embedder(qwen, method="reba", k=3)
+    try:
+        force_path("eager")
+        eager = emb.embed([text, TEXTS[1]]).embeddings
+        force_path("fused")
+        got = emb.embed([text, TEXTS[1]])
+    finally:
+        force_path(None)
+    assert int(got.token_counts[0]) * 3 > 2 * 32
+    assert_close(got.embeddings, eager)
+
+
+def _reference(lm, name, texts):
+    recipe = PRESETS[name] if name in PRESETS else None
+    if recipe is not None and not recipe.prompts:
+        return np.stack(
+            [R.sentence(lm.model, lm.tokenizer, t, name, recipe.default_k).numpy() for t in texts]
+        )
+    return np.stack([R.preset(lm.model, lm.tokenizer, name, t).numpy() for t in texts])
+
+
+@pytest.mark.parametrize("name", list(PRESETS) + COMBINATIONS)
+def test_every_preset_matches_reference(qwen, name):
+    got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
+    assert_close(got, _reference(qwen, name, TEXTS))
+
+
+@pytest.mark.parametrize(("method", "k"), [("reba", 3), ("echo", 3), ("reba-last", 1)])
+def test_other_repetitions_match_reference(qwen, method, k):
+    got = reba.Embedder(qwen, method=method, k=k).encode(TEXTS, batch_size=2)
+    want = np.stack([R.sentence(qwen.model, qwen.tokenizer, t, method, k).numpy() for t in TEXTS])
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize(("method", "k"), [("mean", 1), ("echo", 2), ("reba", 2)])
+def test_word_level_matches_reference(qwen, method, k):
+    got = reba.Embedder(qwen, method=method, k=k).encode_words(WORDS, batch_size=2)
+    want = np.stack(
+        [R.word(qwen.model, qwen.tokenizer, t, s, method, k).numpy() for t, s in WORDS]
+    )
+    assert_close(got, want)
+
+
+def test_word_level_over_a_prompt_matches_reference(qwen):
+    got = reba.Embedder(qwen, method="pcot+reba").encode_words(WORDS)
+    want = np.stack(
+        [
+            R.prompted_word(
+                qwen.model, qwen.tokenizer, R.PROMPTS["pcot"][0], t, s, "reba", R.OWN_LAYER["pcot"]
+            ).numpy()
+            for t, s in WORDS
+        ]
+    )
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["reba", "prompteol+tp+reba", "pcot+cp"])
+def test_packed_equals_padded(qwen, name):
+    texts = [*TEXTS, "A bat flew out.", "He swung the bat and hit the ball.", "这个苹果很甜。"]
+    emb = reba.Embedder(qwen, method=name)
+    padded = emb.embed(texts, batch_size=5, packing=False).embeddings
+    packed = emb.embed(texts, batch_size=5, packing=True)
+    np.testing.assert_array_equal(packed.indices, np.arange(len(texts)))
+    assert_close(packed.embeddings, padded)
