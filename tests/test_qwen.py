@@ -45,7 +45,7 @@ def test_fused_equals_eager_over_several_blocks(qwen, monkeypatch):
 
 
 def _reference(lm, name, texts):
-    recipe = PRESETS[name] if name in PRESETS else None
+    recipe = PRESETS.get(name)
     if recipe is not None and not recipe.prompts:
         return np.stack(
             [R.sentence(lm.model, lm.tokenizer, t, name, recipe.default_k).numpy() for t in texts]
@@ -69,9 +69,7 @@ def test_other_repetitions_match_reference(qwen, method, k):
 @pytest.mark.parametrize(("method", "k"), [("mean", 1), ("echo", 2), ("reba", 2)])
 def test_word_level_matches_reference(qwen, method, k):
     got = reba.Embedder(qwen, method=method, k=k).encode_words(WORDS, batch_size=2)
-    want = np.stack(
-        [R.word(qwen.model, qwen.tokenizer, t, s, method, k).numpy() for t, s in WORDS]
-    )
+    want = np.stack([R.word(qwen.model, qwen.tokenizer, t, s, method, k).numpy() for t, s in WORDS])
     assert_close(got, want)
 
 
