@@ -7,6 +7,7 @@ docs/method.md written out literally. Nothing here is shared with the library.
 from __future__ import annotations
 
 import copy
+import re
 
 import torch
 
@@ -354,3 +355,64 @@ def preset(model, tokenizer, name, text, layer=None):
             H, S = run(model, ids, layer, attention=attention)
         vectors.append(readout(H, S, slots, readout_))
     return averaged(vectors)
+
+
+# --- read-outs through the LM head (docs/methods-2026.md): EmbedFilter, PromptReps ----------
+
+EMBEDFILTER_T = 'Summarize the sentence: "{text}" in one word:"'
+EMBEDFILTER_ECHO_T = "Rewrite the following paragraph: {text}. The rewritten paragraph: {text}"
+# ielab/PromptReps prompts/llama3 (passage), the literal two characters \n kept, minus the
+# leading <|begin_of_text|> (the model's own BOS, which prompt_input's pieces put first).
+PROMPTREPS_PASSAGE_T = (
+    r"<|start_header_id|>system<|end_header_id|>\n\nYou are an AI assistant that can understand "
+    r"human language.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nPassage: "
+    r'"{text}". Use one word to represent the passage in a retrieval task. Make sure your word '
+    r"is in lowercase.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nThe word is: "
+    r'"'
+)
+PROMPTREPS_QUERY_T = PROMPTREPS_PASSAGE_T.replace("Passage:", "Query:").replace(
+    "the passage", "the query"
+)
+
+
+def svd_rows(W, keep, start=None):
+    """Rows start..start+keep of Vh in W = U S Vh (float64 SVD; default: the middle ones),
+    each made to have its largest-magnitude entry positive (a singular vector's sign is
+    arbitrary; this is the convention reba's saved states use)."""
+    _, _, Vh = torch.linalg.svd(W.double(), full_matrices=False)
+    d = W.shape[1]
+    if keep == d:
+        return torch.eye(d, dtype=torch.float64)
+    start = (d - keep) // 2 if start is None else start
+    rows = Vh[start : start + keep]
+    first_largest = rows.abs().argmax(dim=1)
+    return rows * torch.sign(rows[torch.arange(keep), first_largest])[:, None]
+
+
+def embedfilter(model, tokenizer, W, text, echo=False, ratio=2):
+    """The EmbedFilter presets: the prompt's last token (or Echo's mean over the second
+    occurrence), then projected onto the middle d // ratio right singular directions."""
+    if echo:
+        h = prompted(model, tokenizer, EMBEDFILTER_ECHO_T, text, "mean", -1, whole=False)
+    else:
+        h = prompted(model, tokenizer, EMBEDFILTER_T, text, "last", -1)
+    return svd_rows(W, W.shape[1] // ratio) @ h
+
+
+def promptreps(model, tokenizer, W, template, text, stopwords, top=128, fallback=10):
+    """PromptReps: the dense last-token state of the final layer, and log(1 + relu(logits))
+    at the ids of the text's words (lower-cased \\w+ runs minus stopwords, each tokenized
+    alone), the top ``top`` (zeros dropped); no word: the ``fallback`` largest logits."""
+    ids, *_ = prompt_input(tokenizer, template, text, whole=False)
+    H, _ = run(model, ids, -1, attention=False)
+    h = H[-1]
+    logits = W.double() @ h  # the whole vocabulary, float64
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in stopwords]
+    candidates = sorted(
+        {i for w in words for i in tokenizer(w, add_special_tokens=False)["input_ids"]}
+    )
+    if not candidates:
+        candidates = sorted(logits.topk(fallback).indices.tolist())
+    values = torch.log1p(torch.relu(logits[candidates])).tolist()
+    ranked = sorted(zip(candidates, values), key=lambda pair: -pair[1])[:top]
+    return h, {i: v for i, v in ranked if v > 0}

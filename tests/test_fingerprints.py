@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_models import make_model  # noqa: E402
+from tiny_models import make_causal_lm, make_model  # noqa: E402
 
 import reba  # noqa: E402
 from reba._version import __version__  # noqa: E402
@@ -52,8 +52,13 @@ def compute(batch_size: int = 16) -> dict:
     for family in FAMILIES:
         lm = reba.wrap_model(*make_model(family), name=f"tiny-{family}")
         table["models"][family] = model_digest(lm)
-        for method in reba.PRESETS:
-            vectors = reba.Embedder(lm, method=method).encode(TEXTS, batch_size=batch_size)
+        # read-outs through the LM head: the causal LM with its head (Llama's untied)
+        with_head = reba.wrap_model(*make_causal_lm(family), name=f"tiny-lm-{family}")
+        table["models"][f"{family}-lm"] = model_digest(with_head)
+        for method, recipe in reba.PRESETS.items():
+            needs_head = recipe.embedfilter is not None or recipe.sparse is not None
+            model = with_head if needs_head else lm
+            vectors = reba.Embedder(model, method=method).encode(TEXTS, batch_size=batch_size)
             table["signatures"][f"{family}/{method}"] = signature(vectors)
         if family == FAMILIES[0]:
             for method in reba.WORD_METHODS:

@@ -10,6 +10,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import (
     AutoModel,
+    AutoModelForCausalLM,
     Gemma3TextConfig,
     GPT2Config,
     LlamaConfig,
@@ -107,4 +108,14 @@ def make_model(family: str, seed: int = 0):
     tokenizer = make_tokenizer(WITH_BOS[family])
     torch.manual_seed(seed)
     model = AutoModel.from_config(CONFIGS[family](len(tokenizer)), attn_implementation="sdpa")
+    return model.float().eval(), tokenizer
+
+
+def make_causal_lm(family: str, seed: int = 0):
+    """(causal LM with its head, in float32, tokenizer): Llama and Qwen2 untied (their
+    configurations' default), Gemma 3 and GPT-2 tied."""
+    tokenizer = make_tokenizer(WITH_BOS[family])
+    torch.manual_seed(seed)
+    config = CONFIGS[family](len(tokenizer))
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
     return model.float().eval(), tokenizer

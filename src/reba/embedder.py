@@ -122,7 +122,8 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return self.lm.dimension
+        """The dense vectors' dimension (fewer than the model's with EmbedFilter)."""
+        return self._method.dimension(self.lm.dimension)
 
     def describe(self) -> dict[str, Any]:
         """Everything that changes a vector, for storing next to embeddings and comparing
@@ -147,9 +148,24 @@ class Embedder:
             "device_type": self.lm.device.type,
             "dimension": self.dimension,
             "recipe": recipe,
+            **self._describe_heads(),
             "reba_version": __version__,
             "embedder_config": self.config.to_dict(),
         }
+
+    def _describe_heads(self) -> dict[str, Any]:
+        """The read-outs through the LM head, with the EmbedFilter projection's digest."""
+        import dataclasses
+
+        from reba.engine.heads import projection_of
+
+        recipe, out = self._method.recipe, {}
+        if recipe.embedfilter is not None:
+            state = projection_of(self.lm, recipe.embedfilter)
+            out["embedfilter"] = {**state.params, "sha256": state.digest}
+        if recipe.sparse is not None:
+            out["sparse"] = dataclasses.asdict(recipe.sparse)
+        return out
 
     # --- embedding ---------------------------------------------------------------------------
     def encode(
@@ -180,6 +196,24 @@ class Embedder:
         """Word-in-context embeddings of ``(text, word)`` (first occurrence) or
         ``(text, (start, end))`` (character span) items: ``(n, d)`` float32 in input order."""
         return self._strict(list(items), "word", batch_size, normalize, show_progress_bar)
+
+    def encode_sparse(
+        self, texts: Iterable[str] | str, batch_size: int = 16
+    ) -> list[dict[int, float]] | dict[int, float]:
+        """PromptReps' sparse vectors (methods with a sparse read-out, e.g. ``promptreps``):
+        ``{token id: log(1 + relu(logit))}`` per text, in input order; the dense vectors come
+        from ``encode`` (or both at once from ``embed``: ``EmbedResult.sparse``). Score them
+        with ``reba.sparse`` (``sparse_scores``, ``fused_scores``)."""
+        if self._method.recipe.sparse is None:
+            raise ValueError(
+                f"method {self.method!r} has no sparse read-out; use e.g. 'promptreps' or "
+                f"'{self.method}+sparse'"
+            )
+        single = isinstance(texts, str)
+        result = self.embed([texts] if single else list(texts), batch_size=batch_size)
+        if result.failures:
+            raise items_error(result.failures)
+        return result.sparse[0] if single else result.sparse
 
     def embed(
         self,

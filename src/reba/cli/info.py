@@ -38,12 +38,14 @@ def _print_methods() -> None:
         k = f"k>=1 ({recipe.default_k})" if recipe.repeats else "k=1"
         word = "word" if recipe.readout in ("mean", "reba") else ""
         print(
-            f"  {name:<14}{k:<11}fwd {recipe.forwards_per_text():<3}{word:<6}{recipe.description}"
+            f"  {name:<17}{k:<11}fwd {recipe.forwards_per_text():<3}{word:<6}{recipe.description}"
         )
     print(
         "\n  Combine with +: a read-out (mean, last, reba, reba-last), an intervention (tp, cp,"
-        "\n  with parameters e.g. cp[layer=3,alpha=2,mode=nr] or tp[start=1,end=4]) or a"
-        "\n  tokenization (whole, pieces): pcot+reba, prompteol+tp+reba-last, ke+cp[alpha=2]."
+        "\n  with parameters e.g. cp[layer=3,alpha=2,mode=nr] or tp[start=1,end=4]), a read-out"
+        "\n  through the LM head (embedfilter[ratio=2], sparse[top=128]) or a tokenization"
+        "\n  (whole, pieces): pcot+reba, prompteol+tp+reba-last, ke+cp[alpha=2],"
+        "\n  prompteol+embedfilter."
         f"\n  Sources: {'; '.join(f'{k}: {v}' for k, v in SOURCES.items() if k in ('tp', 'cp'))}"
     )
 

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reba.engine.forward import ForwardPlan, Request, run_forward
+from reba.engine.heads import projection_of, sparse_vector
 from reba.engine.result import Collected, EmbedResult, averaged
 from reba.errors import ItemFailure
 from reba.inputs import (
@@ -49,6 +50,7 @@ from reba.methods import (
 )
 from reba.methods.readouts import attention_columns, attention_rows, pool, weights
 from reba.models import LoadedModel
+from reba.postprocess.embedfilter import selected_rows
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ def embed_configs(
     results = {}
     for cfg, method in methods.items():
         parts = [collected[(cfg, i)] for i in range(len(method.recipe.inputs))]
-        results[cfg] = averaged(parts).result(failures, lm.dimension)
+        results[cfg] = averaged(parts).result(failures, method.dimension(lm.dimension))
     return results
 
 
@@ -149,13 +151,27 @@ def _plan(lm: LoadedModel, items: Sequence[object], configs, level: Level):
     groups: dict[tuple, list[Reader]] = defaultdict(list)
     for reader in readers:
         groups[reader.group()].append(reader)
-    collected = {(r.config, r.input): Collected() for r in readers}
+    collected = {(r.config, r.input): _collector(r) for r in readers}
     return methods, checked, failures, groups, collected
+
+
+def _collector(reader: Reader) -> Collected:
+    return Collected(sparse=None if reader.method.recipe.sparse is None else {})
 
 
 def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Method:
     """``config`` checked for ``level`` and bound to ``lm``'s depth; errors name the problem."""
     method = check_config(config, level)
+    if method.recipe.embedfilter is not None:
+        part = method.recipe.embedfilter
+        selected_rows(lm.dimension, part.kept(lm.dimension), part.selection, part.start)
+    if method.recipe.embedfilter is not None and method.layer not in (-1, lm.num_layers):
+        logger.warning(
+            "%s: EmbedFilter projects layer %s, but the head it comes from reads the last "
+            "layer's normed state (the authors project only that)",
+            config.label(),
+            method.layer,
+        )
     if not lm.causal and (method.name != "mean" or method.copies != 1):
         raise ValueError(
             f"{lm.name} is a bidirectional encoder: only method 'mean' applies "
@@ -248,9 +264,9 @@ class _Run:
             members[p.forward_key()].append(p)
         requests = [self._request(group, readers, intervention) for group in members.values()]
         attention = any(r.method.recipe.readout in ("reba", "reba-last") for r in readers)
-        plan = ForwardPlan(
-            tuple(sorted({r.method.layer for r in readers})), attention, intervention
-        )
+        layers = {r.method.layer for r in readers}
+        layers |= {-1} if any(r.method.recipe.sparse for r in readers) else set()  # logits
+        plan = ForwardPlan(tuple(sorted(layers)), attention, intervention)
         for request, out in run_forward(self.lm, requests, plan, self.batch_size, self.packing):
             group = members[request.input.forward_key()]
             for member in group:
@@ -305,6 +321,12 @@ class _Run:
             return
         if self.observe is not None:
             self.observe(Pooled(reader.config, reader.input, item, w, vector))
+        recipe = method.recipe
+        if recipe.embedfilter is not None:
+            vector = projection_of(self.lm, recipe.embedfilter).apply(vector[None])[0]
+        if recipe.sparse is not None:
+            last = view.hidden[-1][item.last]
+            collected.sparse[item.index] = sparse_vector(self.lm, recipe.sparse, last, item.text)
         collected.vectors[item.index] = vector
         collected.lengths[item.index] = item.text_tokens
         if item.truncated_from is not None:

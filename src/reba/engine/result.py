@@ -18,6 +18,9 @@ class EmbedResult:
     failures: list[ItemFailure] = field(default_factory=list)
     truncated: list[int] = field(default_factory=list)  # input positions that were cut
     token_counts: np.ndarray | None = None  # (n_ok,) text tokens (one copy) per row
+    # PromptReps' sparse vectors, one per row: {token id: weight}, weight = log(1 + relu(logit))
+    # (reba.sparse: dot products, the authors' fused scores); None for methods without one
+    sparse: list[dict[int, float]] | None = None
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Collected:
     failures: dict[int, ItemFailure] = field(default_factory=dict)
     truncated: set[int] = field(default_factory=set)
     lengths: dict[int, int] = field(default_factory=dict)
+    sparse: dict[int, dict[int, float]] | None = None  # set by the engine for sparse read-outs
 
     def fail(self, failure: ItemFailure) -> None:
         self.failures.setdefault(failure.index, failure)
@@ -41,6 +45,7 @@ class Collected:
             failures=sorted(failures + list(self.failures.values()), key=lambda f: f.index),
             truncated=sorted(self.truncated & set(order)),
             token_counts=np.asarray([self.lengths[i] for i in order], dtype=np.int64),
+            sparse=None if self.sparse is None else [self.sparse[i] for i in order],
         )
 
 

@@ -58,6 +58,28 @@ METAEOL = (
 ECHO_PROMPT = "Rewrite the following sentence: {text}\nThe rewritten sentence: {text}"
 # Contrastive Prompting's auxiliary prompt (zifengcheng/CP)
 CP_AUXILIARY = 'The irrelevant information of this sentence : "{text}" means in one word:"'
+# EmbedFilter's prompt (Llama and Qwen) and Echo paragraph prompt (CentreChen/EmbFilter)
+EMBEDFILTER = 'Summarize the sentence: "{text}" in one word:"'
+EMBEDFILTER_ECHO = "Rewrite the following paragraph: {text}. The rewritten paragraph: {text}"
+# PromptReps' Llama-3-8B-Instruct prompt files (ielab/PromptReps, prompts/): verbatim, with the
+# two characters backslash-n as in the files, but for the leading "<|begin_of_text|>", which is
+# the model's own BOS (reba's special prefix): on Llama-3 the ids are the authors'.
+_PROMPTREPS_SYSTEM = (
+    "<|start_header_id|>system<|end_header_id|>\\n\\nYou are an AI assistant that can "
+    "understand human language.<|eot_id|><|start_header_id|>user<|end_header_id|>\\n\\n"
+)
+_PROMPTREPS_END = (
+    " in a retrieval task. Make sure your word is in lowercase.<|eot_id|>"
+    '<|start_header_id|>assistant<|end_header_id|>\\n\\nThe word is: "'
+)
+PROMPTREPS_PASSAGE = (
+    _PROMPTREPS_SYSTEM
+    + 'Passage: "{text}". Use one word to represent the passage'
+    + _PROMPTREPS_END
+)
+PROMPTREPS_QUERY = (
+    _PROMPTREPS_SYSTEM + 'Query: "{text}". Use one word to represent the query' + _PROMPTREPS_END
+)
 
 
 @dataclass(frozen=True)

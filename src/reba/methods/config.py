@@ -9,7 +9,7 @@ from typing import Any, Literal
 from reba.inputs.templates import PREPROCESSORS
 from reba.methods.parse import parse_method
 from reba.methods.recipe import WORD_READOUTS, Recipe, Repetition
-from reba.methods.serialize import describe_input, describe_intervention
+from reba.methods.serialize import describe_heads, describe_input, describe_intervention
 
 Level = Literal["sentence", "word"]
 
@@ -90,7 +90,12 @@ class Method:
             "readout": recipe.readout,
             "inputs": [describe_input(i) for i in recipe.inputs],
             "intervention": describe_intervention(recipe.intervention),
+            **describe_heads(recipe),  # only when present: older methods keep their keys
         }
+
+    def dimension(self, width: int) -> int:
+        """The dense vector's dimension on a model whose hidden states have ``width``."""
+        return width if self.recipe.embedfilter is None else self.recipe.embedfilter.kept(width)
 
 
 def check_config(config: EmbeddingConfig, level: Level) -> Method:
@@ -104,6 +109,11 @@ def check_config(config: EmbeddingConfig, level: Level) -> Method:
         raise ValueError(
             f"method {parsed.name!r} does not repeat the text (k must be 1, got {k}); "
             "use 'echo' or 'reba' for repetition"
+        )
+    if level == "word" and recipe.sparse is not None:
+        raise ValueError(
+            f"{parsed.name!r}: the sparse (PromptReps) read-out is sentence-level only (it "
+            "reads the next-token logits after the whole text)"
         )
     if level == "word" and recipe.readout not in WORD_READOUTS:
         raise ValueError(

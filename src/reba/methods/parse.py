@@ -1,14 +1,18 @@
 """Method names: a preset, or a preset combined with other parts by ``+``.
 
     method      := base ("+" part)*
-    part        := read-out | intervention | tokenization
+    part        := read-out | intervention | head | tokenization
     read-out    := "mean" | "last" | "reba" | "reba-last"
-    intervention:= ("tp" | "cp") ["[" name "=" value ("," name "=" value)* "]"]
+    intervention:= ("tp" | "cp") [params]
+    head        := ("embedfilter" | "sparse") [params]
+    params      := "[" name "=" value ("," name "=" value)* "]"
     tokenization:= "whole" | "pieces"
 
 ``base`` is a preset (``reba.methods.presets``) or a method registered with
 :func:`register_method`. ``pcot+reba`` is PCoT's prompt read with ReBA's backward attention;
-``ke+cp[alpha=2]`` overrides a parameter; parts may come in any order. An intervention starts
+``ke+cp[alpha=2]`` overrides a parameter; ``prompteol+embedfilter[ratio=4]`` projects
+PromptEOL's vector with EmbedFilter, ``prompteol+sparse`` adds PromptReps' sparse vector;
+parts may come in any order. An intervention starts
 from the paper's setting for that base when there is one (``prompteol+tp`` reads layer
 depth-5), else from its defaults on the base's layer. Every name has one canonical spelling,
 used in labels and cache keys (``echo+last`` is ``echo-last``).
@@ -20,11 +24,14 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.presets import PRESETS
 from reba.methods.recipe import READOUTS, Prompt, Recipe
 
 INTERVENTIONS = {"tp": TokenPrepending, "cp": ContrastivePrompting}
+HEADS = {"embedfilter": EmbedFilter, "sparse": SparseLogits}  # Recipe fields of the same name
+PARAMETRISED = {**INTERVENTIONS, **HEADS}
 TOKENIZATIONS = ("whole", "pieces")
 
 _registered: dict[str, Recipe] = {}
@@ -41,7 +48,7 @@ def register_method(name: str, recipe: Recipe) -> None:
     """Make ``name`` usable wherever a method is named (and combinable: ``name+reba``)."""
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", name or ""):
         raise ValueError(f"method names are lower-case letters, digits, - and _: {name!r}")
-    if name in PRESETS or name in READOUTS or name in INTERVENTIONS or name in TOKENIZATIONS:
+    if name in PRESETS or name in READOUTS or name in PARAMETRISED or name in TOKENIZATIONS:
         raise ValueError(f"{name!r} is a built-in name; choose another")
     if not isinstance(recipe, Recipe):
         raise TypeError(f"expected a reba.methods.Recipe, got {type(recipe).__name__}")
@@ -61,13 +68,18 @@ def parse_method(name: str) -> ParsedMethod:
     bases = base_methods()
     if parts[0] not in bases:
         raise ValueError(_unknown(parts[0], bases))
-    readout, intervention, tokenization = _modifiers(name, parts[1:])
+    readout, intervention, tokenization, heads = _modifiers(name, parts[1:])
     recipe = _start(parts[0], intervention)
-    if intervention is not None:
-        kind, params = intervention
-        recipe = dataclasses.replace(recipe, intervention=_with_params(recipe, kind, params))
-    if readout is not None:
-        recipe = dataclasses.replace(recipe, readout=readout)
+    changes: dict[str, object] = {} if readout is None else {"readout": readout}
+    try:
+        if intervention is not None:
+            kind, params = intervention
+            changes["intervention"] = _with_params(recipe.intervention, kind, params)
+        for kind, params in heads.items():
+            changes[kind] = _with_params(getattr(recipe, kind), kind, params)
+        recipe = dataclasses.replace(recipe, **changes)  # one change: checked as a whole
+    except ValueError as err:
+        raise ValueError(f"method {name!r}: {err}") from None
     if tokenization is not None:
         recipe = _tokenized(recipe, tokenization == "whole", name)
     return ParsedMethod(canonical_name(parts[0], recipe), recipe)
@@ -105,6 +117,7 @@ def split_method_list(text: str) -> list[str]:
 
 def _modifiers(name: str, parts: list[str]):
     readout = intervention = tokenization = None
+    heads: dict[str, dict[str, object]] = {}
     for part in parts:
         match = _PART.match(part)
         word, params = (match.group(1), match.group(2)) if match else (part, None)
@@ -116,19 +129,24 @@ def _modifiers(name: str, parts: list[str]):
             if intervention is not None:
                 raise ValueError(f"method {name!r}: at most one intervention (tp or cp)")
             intervention = (word, _params(name, word, params))
+        elif word in HEADS and match:
+            if word in heads:
+                raise ValueError(f"method {name!r}: {word} given twice")
+            heads[word] = _params(name, word, params)
         elif word in TOKENIZATIONS and params is None:
             tokenization = word
         else:
             raise ValueError(
                 f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
-                f"({', '.join(READOUTS)}), interventions (tp, cp, e.g. cp[alpha=2]) or "
+                f"({', '.join(READOUTS)}), interventions (tp, cp, e.g. cp[alpha=2]), read-outs "
+                f"through the LM head ({', '.join(HEADS)}, e.g. embedfilter[ratio=4]) or "
                 f"tokenizations ({', '.join(TOKENIZATIONS)})"
             )
-    return readout, intervention, tokenization
+    return readout, intervention, tokenization, heads
 
 
 def _params(name: str, kind: str, text: str | None) -> dict[str, object]:
-    allowed = INTERVENTIONS[kind].params
+    allowed = PARAMETRISED[kind].params
     params: dict[str, object] = {}
     for item in (text or "").split(","):
         if not item.strip():
@@ -155,10 +173,11 @@ def _start(base: str, intervention) -> Recipe:
     return base_methods()[base]
 
 
-def _with_params(recipe: Recipe, kind: str, params: dict[str, object]):
-    current = recipe.intervention
-    if not isinstance(current, INTERVENTIONS[kind]):
-        current = INTERVENTIONS[kind]()
+def _with_params(current, kind: str, params: dict[str, object]):
+    """The base's part of this kind with ``params`` changed (the part's defaults if the base
+    has none)."""
+    if not isinstance(current, PARAMETRISED[kind]):
+        current = PARAMETRISED[kind]()
     return dataclasses.replace(current, **params)
 
 
@@ -183,6 +202,11 @@ def canonical_name(base: str, recipe: Recipe) -> str:
             default = type(recipe.intervention)()
         changed = _changed(default, recipe.intervention)
         name += f"+{kind}" + (f"[{changed}]" if changed else "")
+    for kind, part in HEADS.items():
+        value, default = getattr(recipe, kind), getattr(start, kind) or part()
+        if value is not None and value != getattr(start, kind):
+            changed = _changed(default, value)
+            name += f"+{kind}" + (f"[{changed}]" if changed else "")
     if recipe.readout != start.readout:
         name += f"+{recipe.readout}"
     if recipe.inputs != start.inputs:
@@ -210,5 +234,5 @@ def _unknown(word: str, bases: dict[str, Recipe]) -> str:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return (
         f"unknown method {word!r}{hint}. Methods: {', '.join(bases)}; combine with + "
-        "(e.g. pcot+reba, prompteol+tp, ke+cp)"
+        "(e.g. pcot+reba, prompteol+tp, ke+cp, prompteol+embedfilter)"
     )

@@ -8,6 +8,7 @@ combinations (their layers); other combinations take the base method's layer.
 from __future__ import annotations
 
 from reba.inputs import templates as T
+from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
 
@@ -30,10 +31,20 @@ def prompts(
     whole: bool = True,
     readout: Readout = "last",
     intervention: Intervention | None = None,
+    embedfilter: EmbedFilter | None = None,
+    sparse: SparseLogits | None = None,
 ) -> Recipe:
     """The text in each template (several: their vectors are averaged)."""
     inputs = tuple(Prompt(t, whole) for t in templates)
-    return Recipe(inputs, readout, layer, intervention, description=about)
+    return Recipe(
+        inputs,
+        readout,
+        layer,
+        intervention,
+        embedfilter=embedfilter,
+        sparse=sparse,
+        description=about,
+    )
 
 
 # fmt: off
@@ -66,6 +77,18 @@ PRESETS: dict[str, Recipe] = {
     "pcot+cp": prompts(T.PCOT, layer=-2, intervention=CP_COT, about="PCoT with CP"),
     "ke+cp": prompts(T.KE, layer=-2, intervention=CP_COT, about="KE with CP"),
     "ck+cp": prompts(T.PCOT, T.KE, layer=-2, intervention=CP_COT, about="CK, CP on both prompts"),
+    # Read-outs through the LM head: EmbedFilter (half the directions, the middle ones) and
+    # PromptReps (dense last token + sparse vector of the text's words' logits)
+    "embedfilter": prompts(T.EMBEDFILTER, embedfilter=EmbedFilter(),
+                           about="EmbedFilter: the prompt's last token, middle half of the "
+                                 "head's singular directions"),
+    "embedfilter-echo": prompts(T.EMBEDFILTER_ECHO, whole=False, readout="mean",
+                                embedfilter=EmbedFilter(),
+                                about="EmbedFilter over Echo: mean of the second occurrence"),
+    "promptreps": prompts(T.PROMPTREPS_PASSAGE, whole=False, sparse=SparseLogits(),
+                          about="PromptReps (passage prompt): dense last token + sparse logits"),
+    "promptreps-query": prompts(T.PROMPTREPS_QUERY, whole=False, sparse=SparseLogits(),
+                                about="PromptReps' query prompt: dense + sparse"),
 }
 # fmt: on
 
@@ -85,4 +108,8 @@ SOURCES = {
     "echo-prompt": "Springer et al. 2024",
     "tp": "Fu et al. 2025 (arXiv 2412.11556)",
     "cp": "Cheng et al. 2025 (arXiv 2505.12831)",
+    "embedfilter": "Wu et al. 2026 (arXiv 2606.07502; CentreChen/EmbFilter)",
+    "embedfilter-echo": "Wu et al. 2026",
+    "promptreps": "Zhuang et al. 2024 (arXiv 2404.18424; ielab/PromptReps)",
+    "promptreps-query": "Zhuang et al. 2024",
 }

@@ -1,5 +1,8 @@
 """A method as a recipe: the input, the forward intervention, the read-out and the layer.
 
+Two read-out parts go through the LM head (``methods.heads``): EmbedFilter's projection of
+the dense vector, and PromptReps' sparse vector next to it.
+
 Every embedding method here is one :class:`Recipe`. Presets (``methods.presets``) name the
 papers' settings; the method grammar (``methods.parse``) combines their parts.
 """
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reba.inputs.templates import check_template, with_placeholder
+from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 
 Readout = Literal["mean", "last", "reba", "reba-last"]
@@ -51,7 +55,10 @@ class Recipe:
       attention);
     - ``layer``: the hidden layer read (Hugging Face indexing, -1 = last, -2 = penultimate);
     - ``intervention``: none, Token Prepending or Contrastive Prompting;
-    - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only).
+    - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only);
+    - ``embedfilter``: EmbedFilter's projection of the dense vector (any read-out);
+    - ``sparse``: PromptReps' sparse vector from the last position's logits (one input, read
+      out at the last token).
     """
 
     inputs: tuple[Input, ...]
@@ -60,6 +67,8 @@ class Recipe:
     intervention: Intervention | None = None
     repeats: bool = False
     default_k: int = 1
+    embedfilter: EmbedFilter | None = None
+    sparse: SparseLogits | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +87,21 @@ class Recipe:
         if isinstance(self.intervention, TokenPrepending):
             for prompt in self.prompts:
                 with_placeholder(prompt.template)  # raises if there is no quote to put <PST> before
+
+        if self.sparse is not None:
+            self._check_sparse()
+
+    def _check_sparse(self) -> None:
+        if len(self.inputs) != 1:
+            raise ValueError(
+                "the sparse (PromptReps) read-out takes one input: sparse vectors of several "
+                "prompts are not averaged"
+            )
+        if self.readout != "last":
+            raise ValueError(
+                f"the sparse (PromptReps) read-out comes from the last position's next-token "
+                f"logits; the dense read-out must be 'last' too, got {self.readout!r}"
+            )
 
     @property
     def prompts(self) -> tuple[Prompt, ...]:

@@ -5,8 +5,10 @@
      "repeats": false, "default_k": 1, "description": "..."}
 
 An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
-or its type (``tp``, ``cp``) with every parameter. The same pieces are the recipe's part of a
-method's fingerprint (cache keys, provenance), so what is saved is what is compared.
+or its type (``tp``, ``cp``) with every parameter; ``embedfilter`` and ``sparse`` (read-outs
+through the LM head) appear only when the recipe has them, with every parameter. The same
+pieces are the recipe's part of a method's fingerprint (cache keys, provenance), so what is
+saved is what is compared.
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.recipe import Prompt, Recipe, Repetition
 
 INTERVENTION_TYPES = {cls.name: cls for cls in (TokenPrepending, ContrastivePrompting)}
-_RECIPE_KEYS = ("inputs", "readout", "layer", "intervention", "repeats", "default_k", "description")
+HEAD_PARTS = {"embedfilter": EmbedFilter, "sparse": SparseLogits}  # Recipe fields by name
+_RECIPE_KEYS = (
+    "inputs",
+    "readout",
+    "layer",
+    "intervention",
+    "repeats",
+    "default_k",
+    "description",
+    *HEAD_PARTS,
+)
 
 
 def describe_input(spec: Repetition | Prompt) -> Any:
@@ -42,6 +55,17 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         "repeats": recipe.repeats,
         "default_k": recipe.default_k,
         "description": recipe.description,
+        **describe_heads(recipe),
+    }
+
+
+def describe_heads(recipe: Recipe) -> dict[str, Any]:
+    """The read-outs through the LM head the recipe has (none: nothing, so that the other
+    recipes' descriptions and fingerprints stay as they were)."""
+    return {
+        kind: dataclasses.asdict(part)
+        for kind in HEAD_PARTS
+        if (part := getattr(recipe, kind)) is not None
     }
 
 
@@ -67,6 +91,11 @@ def recipe_from_dict(data: Any, *, source: str = "recipe") -> Recipe:
             repeats=bool(data.get("repeats", False)),
             default_k=_integer(data.get("default_k", 1), f"{source}.default_k"),
             description=str(data.get("description", "")),
+            **{
+                kind: _head(kind, data[kind], f"{source}.{kind}")
+                for kind in HEAD_PARTS
+                if data.get(kind) is not None
+            },
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
@@ -94,6 +123,14 @@ def _intervention(spec: Any, where: str):
     if unknown:
         raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)} of {spec['type']}")
     return cls(**params)
+
+
+def _head(kind: str, spec: Any, where: str):
+    cls = HEAD_PARTS[kind]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(spec, dict) or set(spec) - fields:
+        raise ValueError(f"{where}: expected null or an object with keys from {sorted(fields)}")
+    return cls(**spec)
 
 
 def _integer(value: Any, where: str) -> int:

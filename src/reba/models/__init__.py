@@ -1,6 +1,6 @@
 """Finding, converting and loading models."""
 
-from reba.models.loading import LoadedModel, cache_dir, load_model, wrap_model
+from reba.models.loading import LoadedModel, cache_dir, load_model, unembedding, wrap_model
 from reba.models.registry import BUNDLED_MODELS, DEFAULT_MODEL
 
 __all__ = [
@@ -9,5 +9,6 @@ __all__ = [
     "LoadedModel",
     "cache_dir",
     "load_model",
+    "unembedding",
     "wrap_model",
 ]

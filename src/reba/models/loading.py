@@ -2,6 +2,8 @@
 
 Only the base model (no language-model head) is kept: embeddings need hidden states, and the
 head of a modern LM (262k x 640 for Gemma 3) would cost more than the rest of the forward.
+The methods that read through the head (EmbedFilter, PromptReps) get it from
+:func:`unembedding`, the one path to it, only when they run.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class LoadedModel:
     suffix_ids: tuple[int, ...]  # ... and after it (e.g. [SEP]); used for encoders only
     max_length: int  # longest input, in tokens, the model accepts
     source: str | None = None  # the local folder it was loaded from (see models.identity)
+    head: torch.Tensor | None = None  # the un-embedding matrix, once a method needed it
 
     @property
     def device(self) -> torch.device:
@@ -91,6 +94,7 @@ def wrap_model(model: torch.nn.Module, tokenizer: object, name: str | None = Non
     base = getattr(model, "base_model", model)
     base.eval()
     prefix, suffix = _special_affixes(tokenizer)
+    head = model.get_output_embeddings() if model is not base else None  # a causal LM's own
     return LoadedModel(
         model=base,
         tokenizer=tokenizer,
@@ -99,6 +103,70 @@ def wrap_model(model: torch.nn.Module, tokenizer: object, name: str | None = Non
         prefix_ids=prefix,
         suffix_ids=suffix,
         max_length=_max_length(base.config, tokenizer),
+        head=_weight_of(head) if head is not None else None,
+    )
+
+
+def unembedding(lm: LoadedModel, *, keep: bool = False) -> torch.Tensor:
+    """The model's un-embedding matrix (vocab x d, the LM head's weight), for the methods that
+    read through it; the others never call this, so their models never hold a head.
+
+    - a causal LM passed in memory: its own head (already in memory);
+    - tied heads (``config.tie_word_embeddings``: Gemma 3, SmolLM2, GPT-2): the input
+      embedding matrix, already loaded;
+    - untied heads: only the tensor ``lm_head.weight`` read from the checkpoint's safetensors
+      (the shard named in ``model.safetensors.index.json``), never the whole causal LM.
+
+    ``keep``: remember it on ``lm`` (PromptReps multiplies it on every text); EmbedFilter
+    needs it once, for its projection, and lets it go.
+    """
+    if lm.head is not None:
+        return lm.head
+    config = lm.model.config
+    if getattr(config, "tie_word_embeddings", False):
+        return lm.model.get_input_embeddings().weight.detach()
+    head = _read_head(lm).to(lm.device, next(lm.model.parameters()).dtype)
+    if keep:
+        lm.head = head
+    return head
+
+
+def _weight_of(head: torch.nn.Module) -> torch.Tensor:
+    if getattr(head, "bias", None) is not None:
+        raise ValueError(
+            f"{type(head).__name__}: an LM head with a bias is not supported by the read-outs "
+            "through the head (EmbedFilter, PromptReps)"
+        )
+    return head.weight.detach()
+
+
+def _read_head(lm: LoadedModel) -> torch.Tensor:
+    """``lm_head.weight`` alone, from the safetensors files of the folder ``lm`` came from."""
+    import json
+
+    from safetensors import safe_open
+
+    folder = Path(lm.source) if lm.source else None
+    if folder is None or not folder.is_dir():
+        raise ValueError(
+            f"{lm.name}: its LM head is not tied to the input embeddings and was not loaded; "
+            "reba reads it from the model's local folder (loaded here from "
+            f"{lm.source or 'memory'}). Pass the causal LM itself "
+            "(Embedder((AutoModelForCausalLM..., tokenizer))) or a local folder"
+        )
+    index = folder / "model.safetensors.index.json"
+    if index.exists():
+        shard = json.loads(index.read_text())["weight_map"].get("lm_head.weight")
+        files = [folder / shard] if shard else []
+    else:
+        files = sorted(folder.glob("*.safetensors"))
+    for file in files:
+        with safe_open(str(file), framework="pt") as f:
+            if "lm_head.weight" in f.keys():  # noqa: SIM118 (safe_open has no __contains__)
+                return f.get_tensor("lm_head.weight")
+    raise ValueError(
+        f"{lm.name}: no tensor 'lm_head.weight' in the safetensors files of {folder}; the head "
+        "is needed by EmbedFilter and PromptReps"
     )
 
 

@@ -100,6 +100,17 @@ def embedfilter_state(
             raise ValueError(f"embedfilter: ratio must be a positive integer, got {ratio!r}")
         keep = dim // ratio
     projection = embedfilter_projection(unembedding, keep, selection, start)
+    return projection_state(projection, selection, start, source)
+
+
+def projection_state(
+    projection: np.ndarray,
+    selection: Selection = "middle",
+    start: int | None = None,
+    source: dict | None = None,
+) -> PostState:
+    """The state of a (keep x d) projection already computed (e.g. rows of a cached ``Vh``)."""
+    keep, dim = projection.shape
     return PostState(
         kind="embedfilter",
         params={"keep": keep, "selection": selection, "start": start},
