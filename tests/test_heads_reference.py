@@ -228,3 +228,17 @@ def test_smollm2_promptreps_matches_reference(smollm2, smollm2_head):
     ]
     assert_close(result.embeddings, np.stack([h.numpy() for h, _ in want]))
     assert_sparse_close(result.sparse, [s for _, s in want])
+
+
+@pytest.mark.parametrize(
+    "name", ["embedfilter", "promptreps", "prompteol+embedfilter[keep=5,selection=top]"]
+)
+def test_head_parts_travel_in_a_recipe_file(name):
+    import json
+
+    from reba.methods.serialize import recipe_from_dict, recipe_to_dict
+
+    recipe = parse_method(name).recipe
+    data = json.loads(json.dumps(recipe_to_dict(recipe)))
+    assert recipe_from_dict(data) == recipe
+    assert "embedfilter" not in recipe_to_dict(parse_method("reba").recipe)  # keys unchanged
