@@ -3,18 +3,13 @@ computed here independently, it loads, and the label-free path chooses by its cr
 
 import json
 import math
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import numpy as np
 import pytest
 import torch
 from corpora import texts as random_texts
 from scipy.stats import spearmanr
+from serve.processes import serve_process
 
 import reba
 from reba.cli.main import main
@@ -276,34 +271,7 @@ def test_readme_tune_path_runs_as_written(tmp_path, monkeypatch, cache):
 
     serve = serve_line.split("#")[0].split()
     assert serve[:2] == ["reba", "serve"]
-    port = free_port()
-    command = [sys.executable, "-m", "reba.cli.main", *serve[1:], "--port", str(port)]
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(proc, f"http://127.0.0.1:{port}", tmp_path / "server.log")
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+    with serve_process(serve[2:], tmp_path / "server.log") as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
         response = client.embeddings.create(model="best", input=texts, encoding_format="float")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
     np.testing.assert_allclose([d.embedding for d in response.data], want, atol=1e-5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(proc, url: str, log) -> None:
-    deadline = time.monotonic() + 300  # a loaded CI machine imports torch slowly
-    while True:
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not come up"
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)

@@ -7,19 +7,14 @@ os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
 os.environ["DO_NOT_TRACK"] = "1"
 
 import pytest
-from tiny_models import make_model
 
 import reba
 
 
 @pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory) -> Path:
+def tiny_folder(tiny_dir) -> Path:
     """A tiny random Llama saved as a model folder, so a configuration can name it by path."""
-    folder = tmp_path_factory.mktemp("tiny-llama-folder")
-    model, tokenizer = make_model("llama")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_dir
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def serve_process(args: list[str], log_path: Path, env: dict | None = None) -> I
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300  # a loaded machine imports torch slowly
             while True:
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, "the server did not come up"
