@@ -28,6 +28,7 @@ from reba.runners.summary import EXIT_ALL_EMBEDDED, EXIT_RANGES_FAILED, EXIT_ROW
 MODEL = ["--model", "tiny-random-llama", "--method", "reba", "-k", "2"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROWS, SHARD = 240, 8  # 30 ranges: room for three kills on a loaded machine
+PACE_MS = 50  # the kill test's pace per range (REBA_TEST_FAULT=sleep@50)
 REFUSED = 2
 # ``reba embed`` with warnings on stderr however the library's logging is set up
 CLI = "import logging, sys; logging.basicConfig(); from reba.cli.main import main; sys.exit(main())"
@@ -113,7 +114,9 @@ def test_killed_three_times_resumes_each_row_once(corpus, tmp_path):
     rng = random.Random(seed)
     done = 0
     for _ in range(3):
-        job = _start(source, out, "--shard-rows", SHARD)
+        # each range paced to >= 50 ms, so a round commits at most ~7 of the 30 ranges however
+        # fast the machine (unpaced, an idle machine finished the job before the third kill)
+        job = _start(source, out, "--shard-rows", SHARD, fault=f"sleep@{PACE_MS}")
         try:
             _wait_for_parts(job, out, done + rng.randint(1, 3))
             time.sleep(rng.uniform(0, 0.2))  # anywhere in a range: embedding, writing, renaming

@@ -6,12 +6,15 @@ are not about an item into a real ``reba embed`` process. Never set it in produc
 
 * ``once@<row>``: the first attempt raises (in each process), the retry succeeds;
 * ``always@<row>``: every attempt raises, so the range fails;
-* ``oom@<row>``: raises an out-of-memory error while the batch holds more than one row.
+* ``oom@<row>``: raises an out-of-memory error while the batch holds more than one row;
+* ``sleep@<ms>``: every range first waits ``<ms>`` milliseconds (paces a job, so that a test
+  can kill it mid-run however fast the machine).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 ENV = "REBA_TEST_FAULT"
 _raised: set[str] = set()  # the "once" faults already raised by this process
@@ -28,6 +31,9 @@ def inject(start: int, end: int, batch_size: int) -> None:
         return
     for entry in spec.split(","):
         kind, _, row = entry.strip().partition("@")
+        if kind == "sleep" and row.isdigit():
+            time.sleep(int(row) / 1000)
+            continue
         if not row.isdigit() or not start <= int(row) < end:
             continue
         if kind == "always" or (kind == "once" and entry not in _raised):
