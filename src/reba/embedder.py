@@ -326,7 +326,7 @@ def _dtype_text(dtype: torch.dtype | str | None) -> str | None:
 
 def _dtype_name(lm: LoadedModel) -> str | None:
     dtype = getattr(lm.model, "dtype", None)
-    return str(dtype).removeprefix("torch.") if isinstance(dtype, torch.dtype) else None
+    return _dtype_text(dtype) if isinstance(dtype, torch.dtype) else None
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:

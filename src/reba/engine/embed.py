@@ -162,10 +162,10 @@ def _collector(reader: Reader) -> Collected:
 def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Method:
     """``config`` checked for ``level`` and bound to ``lm``'s depth; errors name the problem."""
     method = check_config(config, level)
-    if method.recipe.embedfilter is not None:
-        part = method.recipe.embedfilter
+    part = method.recipe.embedfilter
+    if part is not None:
         selected_rows(lm.dimension, part.kept(lm.dimension), part.selection, part.start)
-    if method.recipe.embedfilter is not None and method.layer not in (-1, lm.num_layers):
+    if part is not None and method.layer not in (-1, lm.num_layers):
         logger.warning(
             "%s: EmbedFilter projects layer %s, but the head it comes from reads the last "
             "layer's normed state (the authors project only that)",
