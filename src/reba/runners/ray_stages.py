@@ -203,8 +203,8 @@ class RangeDatasink(Datasink):
         for block in blocks:
             for output, error in table_outputs(block):
                 if error is not None:
-                    counts.append({"file": output.file, "start": output.start, "end": output.end})
-                    counts[-1]["error"] = error
+                    failed = {"file": output.file, "start": output.start, "end": output.end}
+                    counts.append({**failed, "error": error})
                     continue
                 size, mtime = self.fingerprints[output.file]
                 meta = {**self.config, "file_size": size, "file_mtime_ns": mtime}
