@@ -7,13 +7,17 @@ first layers, where float32 resolves a log-sum-exp only to 1e-4 (what ``PRECISE_
 Two short texts; each text is compared with the reference computed alone.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import reference as R
 from checks import assert_close
+from safetensors import safe_open
 
 import reba
 from reba.attention import backward_attention_path, force_path, fused, probe
+from reba.inputs.stopwords import ENGLISH
 from reba.methods import PRESETS
 
 pytestmark = pytest.mark.qwen
@@ -21,6 +25,8 @@ pytestmark = pytest.mark.qwen
 TEXTS = ["The bank raised interest rates.", "我们去银行取钱。"]
 WORDS = [("The bank raised interest rates.", (4, 8)), ("我们去银行取钱。", (2, 4))]
 COMBINATIONS = ["pcot+reba", "prompteol+tp+reba", "ke+cp+reba-last", "echo-prompt+reba"]
+# Read-outs through the LM head (Qwen2's is untied: 151,936 x 896), tested on their own below.
+HEAD_PRESETS = [n for n, r in PRESETS.items() if r.embedfilter is not None or r.sparse is not None]
 
 
 def test_the_probe_picks_the_fused_path(qwen):
@@ -53,10 +59,43 @@ def _reference(lm, name, texts):
     return np.stack([R.preset(lm.model, lm.tokenizer, name, t).numpy() for t in texts])
 
 
-@pytest.mark.parametrize("name", list(PRESETS) + COMBINATIONS)
+@pytest.mark.parametrize("name", [n for n in PRESETS if n not in HEAD_PRESETS] + COMBINATIONS)
 def test_every_preset_matches_reference(qwen, name):
     got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
     assert_close(got, _reference(qwen, name, TEXTS))
+
+
+@pytest.fixture(scope="module")
+def qwen_head(qwen):
+    """``lm_head.weight`` read straight from the converted checkpoint (not through reba)."""
+    with safe_open(str(Path(qwen.source) / "model.safetensors"), "pt") as f:
+        return f.get_tensor("lm_head.weight").float()
+
+
+@pytest.mark.parametrize("echo", [False, True])
+def test_embedfilter_presets_match_reference(qwen, qwen_head, echo):
+    name = "embedfilter-echo" if echo else "embedfilter"
+    got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
+    want = [R.embedfilter(qwen.model, qwen.tokenizer, qwen_head, t, echo=echo) for t in TEXTS]
+    assert_close(got, np.stack([w.numpy() for w in want]))
+
+
+@pytest.mark.parametrize("name", ["promptreps", "promptreps-query"])
+def test_promptreps_matches_reference(qwen, qwen_head, name):
+    template = R.PROMPTREPS_QUERY_T if name.endswith("query") else R.PROMPTREPS_PASSAGE_T
+    result = reba.Embedder(qwen, method=name).embed(TEXTS, batch_size=2)
+    want = [
+        R.promptreps(qwen.model, qwen.tokenizer, qwen_head, template, t, ENGLISH) for t in TEXTS
+    ]
+    assert_close(result.embeddings, np.stack([h.numpy() for h, _ in want]))
+    for got, (_, sparse) in zip(result.sparse, want):
+        assert sorted(got) == sorted(sparse)
+        assert_close([got[i] for i in sorted(got)], [sparse[i] for i in sorted(sparse)])
+
+
+def test_head_presets_are_all_tested():
+    tested = ["embedfilter", "embedfilter-echo", "promptreps", "promptreps-query"]
+    assert sorted(HEAD_PRESETS) == tested
 
 
 @pytest.mark.parametrize(("method", "k"), [("reba", 3), ("echo", 3), ("reba-last", 1)])
