@@ -122,8 +122,11 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        """The dense vectors' dimension (fewer than the model's with EmbedFilter)."""
-        return self._method.dimension(self.lm.dimension)
+        """The dense vectors' dimension (fewer than the model's with EmbedFilter; the hidden
+        state's plus the routing vector's with MoEE)."""
+        from reba.engine.embed import dimension
+
+        return dimension(self.lm, self._method)
 
     def describe(self) -> dict[str, Any]:
         """Everything that changes a vector, for storing next to embeddings and comparing

@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 
 from reba.engine.forward import ForwardPlan, Request, run_forward
 from reba.engine.heads import projection_of, sparse_vector
+from reba.engine.moee import check_moee, finish_moee, moee_dimension
+from reba.engine.routers import routing_vector
 from reba.engine.result import Collected, EmbedResult, averaged
 from reba.errors import ItemFailure
 from reba.inputs import (
@@ -117,8 +119,15 @@ def embed_configs(
     results = {}
     for cfg, method in methods.items():
         parts = [collected[(cfg, i)] for i in range(len(method.recipe.inputs))]
-        results[cfg] = averaged(parts).result(failures, method.dimension(lm.dimension))
+        results[cfg] = averaged(parts).result(failures, dimension(lm, method))
+        if method.recipe.moee is not None:
+            results[cfg] = finish_moee(lm, method, results[cfg])
     return results
+
+
+def dimension(lm: LoadedModel, method: Method) -> int:
+    """The dense vectors' dimension of ``method`` on ``lm``."""
+    return method.dimension(lm.dimension) + moee_dimension(lm, method)
 
 
 def truncated_items(
@@ -172,6 +181,8 @@ def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Meth
             config.label(),
             method.layer,
         )
+    if method.recipe.moee is not None:
+        check_moee(lm, method)
     if not lm.causal and (method.name != "mean" or method.copies != 1):
         raise ValueError(
             f"{lm.name} is a bidirectional encoder: only method 'mean' applies "
@@ -266,7 +277,8 @@ class _Run:
         attention = any(r.method.recipe.readout in ("reba", "reba-last") for r in readers)
         layers = {r.method.layer for r in readers}
         layers |= {-1} if any(r.method.recipe.sparse for r in readers) else set()  # logits
-        plan = ForwardPlan(tuple(sorted(layers)), attention, intervention)
+        routers = any(r.method.recipe.moee for r in readers)
+        plan = ForwardPlan(tuple(sorted(layers)), attention, intervention, routers)
         for request, out in run_forward(self.lm, requests, plan, self.batch_size, self.packing):
             group = members[request.input.forward_key()]
             for member in group:
@@ -324,6 +336,9 @@ class _Run:
         recipe = method.recipe
         if recipe.embedfilter is not None:
             vector = projection_of(self.lm, recipe.embedfilter).apply(vector[None])[0]
+        if recipe.moee is not None:  # raw [HS, RW]; z-scored and combined by finish_moee
+            routing = routing_vector(self.lm, recipe.moee, view.routing[item.last])
+            vector = np.concatenate([vector, routing.astype(vector.dtype)])
         if recipe.sparse is not None:
             last = view.hidden[-1][item.last]
             collected.sparse[item.index] = sparse_vector(self.lm, recipe.sparse, last, item.text)
@@ -343,6 +358,7 @@ def _prefix_of(out: ForwardOutput, length: int) -> ForwardOutput:
         column_max=None if out.column_max is None else out.column_max[:length],
         row_positions=out.row_positions,
         row_max=None if out.row_max is None else out.row_max[:, :length],
+        routing=None if out.routing is None else out.routing[:length],
     )
 
 

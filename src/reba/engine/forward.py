@@ -24,6 +24,7 @@ from reba.attention import (
 from reba.engine import forward_hooks as hooks
 from reba.engine.batching import batches, row_bytes
 from reba.engine.packing import packed_positions, packing_works
+from reba.engine.routers import router_logits
 from reba.inputs import PreparedInput
 from reba.methods import ContrastivePrompting, ForwardOutput, TokenPrepending
 from reba.models import LoadedModel
@@ -46,6 +47,7 @@ class ForwardPlan:
     layers: tuple[int, ...]  # hidden layers to keep
     attention: bool  # record backward attention
     intervention: TokenPrepending | ContrastivePrompting | None = None
+    routers: bool = False  # keep every MoE layer's router logits (MoEE)
 
 
 @torch.inference_mode()
@@ -163,6 +165,8 @@ def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
         length=assembled.ids.shape[1],
     )
     run = {**assembled.run, "output_hidden_states": plan.layers != (-1,)}
+    if plan.routers:
+        run["output_router_logits"] = True
     with ExitStack() as stack:
         inputs = _inputs(lm, assembled, plan, batch, stack)
         stack.enter_context(_attention_context(lm, path, recorder))
@@ -172,8 +176,12 @@ def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
             f"{type(lm.model).__name__} does not compute attention through transformers' "
             "attention interface, so ReBA read-outs cannot see its attention probabilities"
         )
+    routing = router_logits(lm, out, *assembled.ids.shape) if plan.routers else None
     for at, col0, row0 in zip(placed, column_starts, row_starts):
-        yield at.request, _output_of(at, out, plan.layers, recorder, col0, row0)
+        output = _output_of(at, out, plan.layers, recorder, col0, row0)
+        if routing is not None:
+            output.routing = routing[at.b, at.span].cpu()
+        yield at.request, output
 
 
 def _inputs(lm, assembled: _Batch, plan: ForwardPlan, batch, stack) -> dict:

@@ -4,14 +4,15 @@
     part        := read-out | intervention | head | tokenization
     read-out    := "mean" | "last" | "reba" | "reba-last"
     intervention:= ("tp" | "cp") [params]
-    head        := ("embedfilter" | "sparse") [params]
+    head        := ("embedfilter" | "sparse" | "moee") [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
     tokenization:= "whole" | "pieces"
 
 ``base`` is a preset (``reba.methods.presets``) or a method registered with
 :func:`register_method`. ``pcot+reba`` is PCoT's prompt read with ReBA's backward attention;
 ``ke+cp[alpha=2]`` overrides a parameter; ``prompteol+embedfilter[ratio=4]`` projects
-PromptEOL's vector with EmbedFilter, ``prompteol+sparse`` adds PromptReps' sparse vector;
+PromptEOL's vector with EmbedFilter, ``prompteol+sparse`` adds PromptReps' sparse vector,
+``prompteol+moee[stats=DIR]`` MoEE's router weights (mixture-of-experts models);
 parts may come in any order. An intervention starts
 from the paper's setting for that base when there is one (``prompteol+tp`` reads layer
 depth-5), else from its defaults on the base's layer. Every name has one canonical spelling,
@@ -26,11 +27,13 @@ from dataclasses import dataclass
 
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.moee import RouterWeights
 from reba.methods.presets import PRESETS
 from reba.methods.recipe import READOUTS, Prompt, Recipe
 
 INTERVENTIONS = {"tp": TokenPrepending, "cp": ContrastivePrompting}
-HEADS = {"embedfilter": EmbedFilter, "sparse": SparseLogits}  # Recipe fields of the same name
+# Recipe fields of the same name
+HEADS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
 PARAMETRISED = {**INTERVENTIONS, **HEADS}
 TOKENIZATIONS = ("whole", "pieces")
 
@@ -64,7 +67,7 @@ def parse_method(name: str) -> ParsedMethod:
     """The recipe and canonical name of a method name; a ValueError says what is wrong."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"a method name must be a non-empty string, got {name!r}")
-    parts = split_parts(name.strip())
+    parts = _own_part_parameters(split_parts(name.strip()))
     bases = base_methods()
     if parts[0] not in bases:
         raise ValueError(_unknown(parts[0], bases))
@@ -83,6 +86,17 @@ def parse_method(name: str) -> ParsedMethod:
     if tokenization is not None:
         recipe = _tokenized(recipe, tokenization == "whole", name)
     return ParsedMethod(canonical_name(parts[0], recipe), recipe)
+
+
+def _own_part_parameters(parts: list[str]) -> list[str]:
+    """``moee-sum[stats=DIR]``: a base with parameters gives them to its own (only) part
+    through the LM head: ``moee-sum+moee[stats=DIR]``."""
+    match = _PART.match(parts[0])
+    base = base_methods().get(match.group(1)) if match and match.group(2) is not None else None
+    own = [kind for kind in HEADS if base is not None and getattr(base, kind) is not None]
+    if len(own) != 1:
+        return parts
+    return [match.group(1), f"{own[0]}[{match.group(2)}]", *parts[1:]]
 
 
 def split_parts(name: str) -> list[str]:

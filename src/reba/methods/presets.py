@@ -10,6 +10,7 @@ from __future__ import annotations
 from reba.inputs import templates as T
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
 
 TOP_MINUS_5 = -6  # "layer 27" of a 32-layer model: depth - 5, i.e. hidden_states[-6]
@@ -33,6 +34,7 @@ def prompts(
     intervention: Intervention | None = None,
     embedfilter: EmbedFilter | None = None,
     sparse: SparseLogits | None = None,
+    moee: RouterWeights | None = None,
 ) -> Recipe:
     """The text in each template (several: their vectors are averaged)."""
     inputs = tuple(Prompt(t, whole) for t in templates)
@@ -43,6 +45,7 @@ def prompts(
         intervention,
         embedfilter=embedfilter,
         sparse=sparse,
+        moee=moee,
         description=about,
     )
 
@@ -89,6 +92,12 @@ PRESETS: dict[str, Recipe] = {
                           about="PromptReps (passage prompt): dense last token + sparse logits"),
     "promptreps-query": prompts(T.PROMPTREPS_QUERY, whole=False, sparse=SparseLogits(),
                                 about="PromptReps' query prompt: dense + sparse"),
+    # MoEE (mixture-of-experts models only): PromptEOL's prompt, the last token's hidden state
+    # with every MoE layer's router weights, z-scored with statistics fitted on a corpus
+    "moee": prompts(T.PROMPTEOL, moee=RouterWeights(),
+                    about="MoEE (concat): hidden state + router weights, z-scored (MoE models)"),
+    "moee-sum": prompts(T.PROMPTEOL, moee=RouterWeights(combine="sum"),
+                        about="MoEE (sum): cos(hidden) + cos(router weights) (MoE models)"),
 }
 # fmt: on
 
@@ -112,4 +121,6 @@ SOURCES = {
     "embedfilter-echo": "Wu et al. 2026",
     "promptreps": "Zhuang et al. 2024 (arXiv 2404.18424; ielab/PromptReps)",
     "promptreps-query": "Zhuang et al. 2024",
+    "moee": "Li & Zhou 2025 (arXiv 2410.10814; tianyi-lab/MoE-Embedding)",
+    "moee-sum": "Li & Zhou 2025",
 }

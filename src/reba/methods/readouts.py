@@ -26,6 +26,7 @@ class ForwardOutput:
     column_max: torch.Tensor | None = None  # (N, C): max over l,h of X[j, column_positions[c]]
     row_positions: tuple[int, ...] = ()  # query positions whose attention rows were kept
     row_max: torch.Tensor | None = None  # (R, N): max over l,h of X[row_positions[r], j]
+    routing: torch.Tensor | None = None  # (N, experts x MoE layers): router logits (MoEE)
 
 
 def attention_columns(readout: str, level: str, item: PreparedInput, prefix_rows: bool) -> list:

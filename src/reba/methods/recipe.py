@@ -15,6 +15,7 @@ from typing import Literal
 from reba.inputs.templates import check_template, with_placeholder
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.moee import RouterWeights
 
 Readout = Literal["mean", "last", "reba", "reba-last"]
 READOUTS: tuple[Readout, ...] = ("mean", "last", "reba", "reba-last")
@@ -58,7 +59,9 @@ class Recipe:
     - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only);
     - ``embedfilter``: EmbedFilter's projection of the dense vector (any read-out);
     - ``sparse``: PromptReps' sparse vector from the last position's logits (one input, read
-      out at the last token).
+      out at the last token);
+    - ``moee``: MoEE's router weights of every MoE layer with the hidden state (one input,
+      read out at the last token; ``methods.moee``).
     """
 
     inputs: tuple[Input, ...]
@@ -69,6 +72,7 @@ class Recipe:
     default_k: int = 1
     embedfilter: EmbedFilter | None = None
     sparse: SparseLogits | None = None
+    moee: RouterWeights | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +94,8 @@ class Recipe:
 
         if self.sparse is not None:
             self._check_sparse()
+        if self.moee is not None:
+            self._check_moee()
 
     def _check_sparse(self) -> None:
         if len(self.inputs) != 1:
@@ -101,6 +107,23 @@ class Recipe:
             raise ValueError(
                 f"the sparse (PromptReps) read-out comes from the last position's next-token "
                 f"logits; the dense read-out must be 'last' too, got {self.readout!r}"
+            )
+
+    def _check_moee(self) -> None:
+        if len(self.inputs) != 1:
+            raise ValueError(
+                "MoEE (moee) takes one input: router weights of several prompts are not averaged"
+            )
+        if self.readout != "last":
+            raise ValueError(
+                f"MoEE (moee) reads the router weights and the hidden state at the last token "
+                f"(the authors'); a {self.readout!r} read-out would pool router weights over "
+                "positions, which is not measured: use 'last'"
+            )
+        if self.embedfilter is not None or self.sparse is not None:
+            raise ValueError(
+                "MoEE (moee) does not combine with the read-outs through the LM head "
+                "(embedfilter, sparse): its vector holds router weights, not a hidden state"
             )
 
     @property

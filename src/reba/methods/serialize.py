@@ -6,7 +6,7 @@
 
 An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
 or its type (``tp``, ``cp``) with every parameter; ``embedfilter`` and ``sparse`` (read-outs
-through the LM head) appear only when the recipe has them, with every parameter. The same
+through the LM head) and ``moee`` appear only when the recipe has them, with every parameter. The same
 pieces are the recipe's part of a method's fingerprint (cache keys, provenance), so what is
 saved is what is compared.
 """
@@ -18,10 +18,12 @@ from typing import Any
 
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Prompt, Recipe, Repetition
 
 INTERVENTION_TYPES = {cls.name: cls for cls in (TokenPrepending, ContrastivePrompting)}
-HEAD_PARTS = {"embedfilter": EmbedFilter, "sparse": SparseLogits}  # Recipe fields by name
+# Recipe fields by name
+HEAD_PARTS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
 _RECIPE_KEYS = (
     "inputs",
     "readout",

@@ -9,6 +9,7 @@ float32.
 - ``abtt``: all-but-the-top (Mu & Viswanath 2018): the mean and the top-k principal
   directions removed;
 - ``whitening``: Su et al. 2021: covariance made the identity, optionally to fewer dimensions;
+- ``zscore``: per-dimension z-scores (MoEE's statistics, fitted on a corpus);
 - ``embedfilter``: EmbedFilter's data-free projection onto the middle singular directions
   of the un-embedding matrix;
 - ``files``: ``save_state``/``load_state``, a folder with a sha256 digest of the state.
@@ -24,6 +25,7 @@ from reba.postprocess.mean import fit_mean
 from reba.postprocess.registry import FITTERS, fit
 from reba.postprocess.state import PostState, apply_all
 from reba.postprocess.whitening import fit_whitening
+from reba.postprocess.zscore import fit_zscore
 
 __all__ = [
     "FITTERS",

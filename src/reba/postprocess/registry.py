@@ -10,11 +10,13 @@ from reba.postprocess.abtt import fit_abtt
 from reba.postprocess.mean import fit_mean
 from reba.postprocess.state import PostState
 from reba.postprocess.whitening import fit_whitening
+from reba.postprocess.zscore import fit_zscore
 
 FITTERS: dict[str, Callable[..., PostState]] = {
     "mean": fit_mean,
     "abtt": fit_abtt,
     "whitening": fit_whitening,
+    "zscore": fit_zscore,
 }
 
 

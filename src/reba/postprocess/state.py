@@ -1,6 +1,6 @@
 """A fitted post-processing step: one affine map, and the digest that names it.
 
-``apply``: ``z = x - mean``; ``z = z - (z R) R^T`` (``remove``: orthonormal columns R);
+``apply``: ``z = x - mean``; ``z = z * scale`` (per dimension); ``z = z - (z R) R^T (``remove``: orthonormal columns R);
 ``z = z M`` (``matrix``); ``z = z + offset``. Absent parts are skipped. Computed in float64,
 returned as float32.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from reba.postprocess.vectors import as_matrix
 
-ARRAYS = ("mean", "remove", "matrix", "offset")
+ARRAYS = ("mean", "remove", "matrix", "offset", "scale")
 FORMAT = 1  # bump when the meaning of a saved state changes
 
 
@@ -36,6 +36,7 @@ class PostState:
     remove: np.ndarray | None = None  # (dim, k), orthonormal columns
     matrix: np.ndarray | None = None  # (dim, dim_out)
     offset: np.ndarray | None = None  # (dim_out,)
+    scale: np.ndarray | None = None  # (dim,), per dimension, after the mean (z-scores)
 
     @property
     def dim_out(self) -> int:
@@ -81,6 +82,8 @@ class PostState:
         z = as_matrix(vectors, self.dim, what=f"{self.kind} post-processing")
         if self.mean is not None:
             z = z - self.mean
+        if self.scale is not None:
+            z = z * self.scale
         if self.remove is not None:
             z = z - (z @ self.remove) @ self.remove.T
         if self.matrix is not None:
