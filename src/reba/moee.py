@@ -28,6 +28,7 @@ from reba.postprocess.files import save_state
 from reba.postprocess.state import PostState
 from reba.postprocess.zscore import fit_zscore, zscore_rows
 
+
 def standardised(raw: np.ndarray, part: RouterWeights, state: PostState | None) -> np.ndarray:
     """``raw`` ``[HS, RW]`` rows (in the call's input order) z-scored as ``part.stats`` says:
     with the fitted ``state``, per run of ``part.batch`` rows (the authors'), or not at all."""
@@ -52,9 +53,7 @@ def combined(z: np.ndarray, hidden: int, part: RouterWeights) -> np.ndarray:
     return fused.astype(np.float32)
 
 
-def summed_similarity(
-    a: np.ndarray, b: np.ndarray, hidden: int, alpha: float = 1.0
-) -> np.ndarray:
+def summed_similarity(a: np.ndarray, b: np.ndarray, hidden: int, alpha: float = 1.0) -> np.ndarray:
     """The authors' MoEE (sum) score of every pair of rows of ``a`` and ``b`` (``(n, m)``,
     float64): ``cos(HS_a, HS_b) + alpha * cos(RW_a, RW_b)``, each row split after ``hidden``
     columns (z-scored ``[HS, RW]`` rows, or vectors of ``combine="sum"``: the same score)."""

@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 from reba.engine.forward import ForwardPlan, Request, run_forward
 from reba.engine.heads import projection_of, sparse_vector
 from reba.engine.moee import check_moee, finish_moee, moee_dimension
-from reba.engine.routers import routing_vector
 from reba.engine.result import Collected, EmbedResult, averaged
+from reba.engine.routers import routing_vector
 from reba.errors import ItemFailure
 from reba.inputs import (
     Item,

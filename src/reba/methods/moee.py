@@ -59,7 +59,9 @@ class RouterWeights:
                 f"moee: combine must be one of {', '.join(COMBINES)}, got {self.combine!r}"
             )
         if self.router not in ROUTERS:
-            raise ValueError(f"moee: router must be one of {', '.join(ROUTERS)}, got {self.router!r}")
+            raise ValueError(
+                f"moee: router must be one of {', '.join(ROUTERS)}, got {self.router!r}"
+            )
         alpha = self.alpha
         if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha >= 0:
             raise ValueError(f"moee: alpha must be a number >= 0, got {alpha!r}")

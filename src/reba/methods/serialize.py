@@ -5,9 +5,9 @@
      "repeats": false, "default_k": 1, "description": "..."}
 
 An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
-or its type (``tp``, ``cp``) with every parameter; ``embedfilter`` and ``sparse`` (read-outs
-through the LM head) and ``moee`` appear only when the recipe has them, with every parameter. The same
-pieces are the recipe's part of a method's fingerprint (cache keys, provenance), so what is
+or its type (``tp``, ``cp``) with every parameter; ``embedfilter``, ``sparse`` (read-outs
+through the LM head) and ``moee`` appear only when the recipe has them, with every parameter.
+The same pieces are the recipe's part of a method's fingerprint (cache keys, provenance), so what is
 saved is what is compared.
 """
 

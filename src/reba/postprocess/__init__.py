@@ -38,6 +38,7 @@ __all__ = [
     "fit_abtt",
     "fit_mean",
     "fit_whitening",
+    "fit_zscore",
     "load_state",
     "save_state",
 ]

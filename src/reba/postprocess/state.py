@@ -1,6 +1,7 @@
 """A fitted post-processing step: one affine map, and the digest that names it.
 
-``apply``: ``z = x - mean``; ``z = z * scale`` (per dimension); ``z = z - (z R) R^T (``remove``: orthonormal columns R);
+``apply``: ``z = x - mean``; ``z = z * scale`` (per dimension); ``z = z - (z R) R^T``
+(``remove``: orthonormal columns R);
 ``z = z M`` (``matrix``); ``z = z + offset``. Absent parts are skipped. Computed in float64,
 returned as float32.
 """
