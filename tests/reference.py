@@ -416,3 +416,39 @@ def promptreps(model, tokenizer, W, template, text, stopwords, top=128, fallback
     values = torch.log1p(torch.relu(logits[candidates])).tolist()
     ranked = sorted(zip(candidates, values), key=lambda pair: -pair[1])[:top]
     return h, {i: v for i, v in ranked if v > 0}
+
+
+# --- MoEE (docs/methods-2026.md): router weights by hand from each MoE layer's MLP input -----
+
+
+@torch.no_grad()
+def moee_raw(model, tokenizer, template, text, softmax, layer=-1):
+    """``[HS, RW]`` at the last token of one prompt: ``RW`` from each layer whose MLP has a
+    router (``mlp.gate``), as ``gate.weight @ x`` in float64 with ``x`` the MLP's input (the
+    post-attention norm's output) captured by a hook, softmax over the layer's experts when
+    ``softmax``; dense layers skipped."""
+    ids, *_ = prompt_input(tokenizer, template, text)
+    inputs, hooks = [], []
+    for block in model.layers:
+        if hasattr(block.mlp, "gate"):
+            hooks.append(block.mlp.register_forward_pre_hook(lambda m, a: inputs.append(a[0])))
+    try:
+        H, _ = run(model, ids, layer, attention=False)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    gates = [b.mlp.gate.weight.double() for b in model.layers if hasattr(b.mlp, "gate")]
+    weights = []
+    for x, W in zip(inputs, gates):
+        logits = W @ x[0, -1].double()
+        weights.append(torch.softmax(logits, 0) if softmax else logits)
+    return torch.cat([H[-1], *weights])
+
+
+def zscored(rows, mean=None, std=None):
+    """``(x - mean) / (std + 1e-8)`` per dimension; statistics of ``rows`` themselves (unbiased)
+    unless given."""
+    rows = torch.as_tensor(rows, dtype=torch.float64)
+    mean = rows.mean(0) if mean is None else mean
+    std = rows.std(0) if std is None else std
+    return (rows - mean) / (std + 1e-8)

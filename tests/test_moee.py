@@ -1,0 +1,127 @@
+"""MoEE against the naive reference (tests/reference.py: router logits by hand from each MoE
+layer's MLP input and its gate's weight), on tiny random Mixtral, Qwen2-MoE (dense layers
+between MoE layers, a shared expert) and OLMoE models; padded, packed, batch-invariant; the
+corpus-fitted statistics against the authors' per-batch form; refusals."""
+
+import numpy as np
+import pytest
+import reference as R
+import torch
+from checks import assert_close
+from tiny_models import make_model
+from tiny_moe import MOE_FAMILIES, make_moe_model
+
+import reba
+from reba.methods import parse_method
+from reba.moee import fit_stats, summed_similarity, with_moee
+from reba.postprocess import load_state
+
+TEXTS = [
+    "The bank raised interest rates again this year.",
+    "A bat flew out",
+    "我们去银行取钱。",
+    "We sat on the river bank and watched the boats.",
+    "He swung the bat.",
+]
+PROMPTEOL = 'This sentence : "{text}" means in one word:"'
+SOFTMAX = {"mixtral": True, "qwen2_moe": False, "olmoe": False}  # the authors' table
+EXPERTS = {"mixtral": 4 * 4, "qwen2_moe": 2 * 4, "olmoe": 4 * 4}  # MoE layers x experts
+
+
+@pytest.fixture(scope="module", params=MOE_FAMILIES)
+def moe(request):
+    lm = reba.wrap_model(*make_moe_model(request.param), name=f"tiny-{request.param}")
+    return request.param, lm
+
+
+def raw_reference(family, lm, texts=TEXTS, softmax=None):
+    softmax = SOFTMAX[family] if softmax is None else softmax
+    rows = [R.moee_raw(lm.model, lm.tokenizer, PROMPTEOL, t, softmax) for t in texts]
+    return torch.stack(rows)
+
+
+def unit(x):
+    return x / x.norm(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("router", ["auto", "logits", "softmax"])
+def test_raw_vectors_match_reference(moe, router):
+    family, lm = moe
+    embedder = reba.Embedder(lm, method=f"moee[stats=none,router={router}]")
+    got = embedder.encode(TEXTS, batch_size=2)
+    softmax = {"auto": None, "logits": False, "softmax": True}[router]
+    want = raw_reference(family, lm, softmax=softmax)
+    assert embedder.dimension == 32 + EXPERTS[family] == got.shape[1]
+    assert_close(got, want.numpy())
+
+
+def test_padded_packed_and_batch_invariant(moe):
+    _, lm = moe
+    embedder = reba.Embedder(lm, method="moee[stats=none]")
+    one = np.stack([embedder.encode([t])[0] for t in TEXTS])
+    assert_close(embedder.encode(TEXTS, batch_size=5), one)
+    assert_close(embedder.embed(TEXTS, batch_size=5, packing=True).embeddings, one)
+
+
+def test_corpus_statistics_match_reference_and_ignore_neighbours(moe, tmp_path):
+    family, lm = moe
+    method = fit_stats(lm, TEXTS, tmp_path / "stats", method="moee")
+    assert method == f"moee+moee[stats={tmp_path / 'stats'}]"
+    raw = raw_reference(family, lm)
+    mean, std = raw.mean(0), raw.std(0)
+    want = R.zscored(raw, mean, std).numpy()
+    embedder = reba.Embedder(lm, method=method)
+    assert_close(embedder.encode(TEXTS, batch_size=2), want)
+    # a text's vector does not depend on what is embedded with it
+    assert_close(embedder.encode(TEXTS[:1])[0], want[0])
+    assert_close(embedder.encode([TEXTS[0], *TEXTS[3:]])[0], want[0])
+    state = load_state(tmp_path / "stats")
+    assert state.kind == "zscore" and state.fitted_on == len(TEXTS)
+    assert state.source["model"] == lm.name
+    assert embedder.describe()["recipe"]["moee"]["stats"] == str(tmp_path / "stats")
+
+
+def test_batch_statistics_are_the_authors_and_depend_on_neighbours(moe):
+    family, lm = moe
+    raw = raw_reference(family, lm)
+    embedder = reba.Embedder(lm, method="moee[stats=batch,batch=3]")
+    got = embedder.encode(TEXTS, batch_size=2)
+    want = torch.cat([R.zscored(raw[:3]), R.zscored(raw[3:])]).numpy()
+    assert_close(got, want)
+    alone = embedder.encode([TEXTS[0], TEXTS[1], TEXTS[3]])[0]
+    assert np.abs(alone - got[0]).max() > 1e-2  # other neighbours, another vector
+
+
+def test_sum_cosine_is_the_authors_summed_similarity(moe, tmp_path):
+    family, lm = moe
+    alpha = 0.5
+    method = fit_stats(lm, TEXTS, tmp_path / "s", method=f"moee-sum[alpha={alpha}]")
+    got = reba.Embedder(lm, method=method).encode(TEXTS)
+    raw = raw_reference(family, lm)
+    z = R.zscored(raw, raw.mean(0), raw.std(0))
+    hs, rw = unit(z[:, :32]), unit(z[:, 32:])
+    want = (hs @ hs.T + alpha * rw @ rw.T).numpy()  # the authors' sum, by hand
+    cosine = got @ got.T / np.outer(*(2 * [np.linalg.norm(got, axis=1)]))
+    assert_close(cosine * (1 + alpha), want)
+    assert_close(summed_similarity(got, got, 32, alpha), want)
+    assert_close(summed_similarity(z.numpy(), z.numpy(), 32, alpha), want)
+
+
+def test_refusals(moe, tmp_path):
+    _, lm = moe
+    with pytest.raises(ValueError, match="fitted once on a corpus"):
+        reba.Embedder(lm, method="moee")
+    with pytest.raises(ValueError, match="no saved post-processing state"):
+        reba.Embedder(lm, method=f"moee[stats={tmp_path / 'missing'}]")
+    with pytest.raises(ValueError, match="at the last token"):
+        parse_method("moee+mean")
+    with pytest.raises(ValueError, match="one input"):
+        parse_method("metaeol+moee")
+    with pytest.raises(ValueError, match="without , \\[ or \\]"):
+        with_moee("moee", stats=str(tmp_path / "a,b"))
+
+
+def test_refused_on_a_model_without_routers():
+    lm = reba.wrap_model(*make_model("llama"), name="tiny-llama")
+    with pytest.raises(ValueError, match="tiny-llama \\(LlamaModel\\) has no routers"):
+        reba.Embedder(lm, method="moee[stats=batch]")
