@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_models import make_causal_lm, make_model  # noqa: E402
+from tiny_moe import make_moe_model  # noqa: E402
 
 import reba  # noqa: E402
 from reba._version import __version__  # noqa: E402
@@ -38,7 +39,7 @@ TEXTS = [
 ]
 WORDS = [(TEXTS[0], "bank"), ("We sat on the river bank.", "bank")]
 TOLERANCE = 2e-3
-_DIRECTIONS = np.random.default_rng(20261206).standard_normal((32, 4))
+_DIRECTIONS = np.random.default_rng(20261206).standard_normal((64, 4))  # rows 0-31 as before
 
 
 def signature(vectors: np.ndarray) -> list[list[float]]:
@@ -56,6 +57,8 @@ def compute(batch_size: int = 16) -> dict:
         with_head = reba.wrap_model(*make_causal_lm(family), name=f"tiny-lm-{family}")
         table["models"][f"{family}-lm"] = model_digest(with_head)
         for method, recipe in reba.PRESETS.items():
+            if recipe.moee is not None:
+                continue  # mixture-of-experts models only: below
             needs_head = recipe.embedfilter is not None or recipe.sparse is not None
             model = with_head if needs_head else lm
             vectors = reba.Embedder(model, method=method).encode(TEXTS, batch_size=batch_size)
@@ -64,7 +67,26 @@ def compute(batch_size: int = 16) -> dict:
             for method in reba.WORD_METHODS:
                 words = reba.Embedder(lm, method=method).encode_words(WORDS, batch_size=batch_size)
                 table["signatures"][f"{family}/{method}/word"] = signature(words)
+    table["signatures"].update(moee_signatures(table["models"], batch_size))
     return table
+
+
+def moee_signatures(models: dict, batch_size: int) -> dict:
+    """MoEE's presets on a tiny Mixtral, with statistics fitted on ``TEXTS``."""
+    import tempfile
+
+    from reba.moee import fit_stats
+
+    lm = reba.wrap_model(*make_moe_model("mixtral"), name="tiny-mixtral")
+    models["mixtral"] = model_digest(lm)
+    out = {}
+    for method, recipe in reba.PRESETS.items():
+        if recipe.moee is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                fitted = fit_stats(lm, TEXTS, folder, method=method)
+                vectors = reba.Embedder(lm, method=fitted).encode(TEXTS, batch_size=batch_size)
+            out[f"mixtral/{method}"] = signature(vectors)
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ TEXTS = [
     "A bat flew out",
     "我们去银行取钱。",
 ]
-PROMPT_PRESETS = [  # read-outs through the LM head: tests/test_heads_reference.py
-    name
+PROMPT_PRESETS = [  # read-outs through the LM head: tests/test_heads_reference.py; MoEE
+    name  # (mixture-of-experts models only): tests/test_moee.py
     for name, recipe in PRESETS.items()
-    if recipe.prompts and recipe.embedfilter is None and recipe.sparse is None
+    if recipe.prompts and recipe.embedfilter is None and recipe.sparse is None and not recipe.moee
 ]
 COMBINATIONS = [
     "prompteol+reba",

@@ -125,3 +125,19 @@ def test_refused_on_a_model_without_routers():
     lm = reba.wrap_model(*make_model("llama"), name="tiny-llama")
     with pytest.raises(ValueError, match="tiny-llama \\(LlamaModel\\) has no routers"):
         reba.Embedder(lm, method="moee[stats=batch]")
+
+
+def test_recipe_round_trip_and_provenance(moe, tmp_path):
+    from reba.methods.serialize import recipe_from_dict, recipe_to_dict
+
+    family, lm = moe
+    for name in ("moee", "moee-sum"):
+        recipe = reba.PRESETS[name]
+        assert recipe_from_dict(recipe_to_dict(recipe)) == recipe
+    method = fit_stats(lm, TEXTS, tmp_path / "s", method="moee-sum")
+    described = reba.Embedder(lm, method=method).describe()["moee"]
+    digest = load_state(tmp_path / "s").digest
+    assert described["hidden"] == 32 and described["routing"] == EXPERTS[family]
+    assert described["stats_sha256"] == digest
+    key = reba.methods.check_config(reba.methods.EmbeddingConfig(method), "sentence").fingerprint()
+    assert key["stats_sha256"] == digest

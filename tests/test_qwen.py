@@ -59,7 +59,10 @@ def _reference(lm, name, texts):
     return np.stack([R.preset(lm.model, lm.tokenizer, name, t).numpy() for t in texts])
 
 
-@pytest.mark.parametrize("name", [n for n in PRESETS if n not in HEAD_PRESETS] + COMBINATIONS)
+# MoEE needs a mixture-of-experts model (Qwen2.5-Coder is dense): tests/test_moee.py.
+@pytest.mark.parametrize(
+    "name", [n for n, r in PRESETS.items() if n not in HEAD_PRESETS and not r.moee] + COMBINATIONS
+)
 def test_every_preset_matches_reference(qwen, name):
     got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
     assert_close(got, _reference(qwen, name, TEXTS))

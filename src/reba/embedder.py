@@ -168,6 +168,10 @@ class Embedder:
             out["embedfilter"] = {**state.params, "sha256": state.digest}
         if recipe.sparse is not None:
             out["sparse"] = dataclasses.asdict(recipe.sparse)
+        if recipe.moee is not None:  # reba.moee: the vector's layout and its statistics
+            hidden, width = self.lm.dimension, self.dimension
+            out["moee"] = {**dataclasses.asdict(recipe.moee), "hidden": hidden}
+            out["moee"].update(routing=width - hidden, **recipe.moee.statistics_digest())
         return out
 
     # --- embedding ---------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class Method:
             "inputs": [describe_input(i) for i in recipe.inputs],
             "intervention": describe_intervention(recipe.intervention),
             **describe_heads(recipe),  # only when present: older methods keep their keys
+            **(recipe.moee.statistics_digest() if recipe.moee is not None else {}),
         }
 
     def dimension(self, width: int) -> int:

@@ -77,3 +77,10 @@ class RouterWeights:
     def fitted(self) -> bool:
         """Whether ``stats`` names a fitted statistics folder."""
         return self.stats not in (*KEYWORD_STATS, "")
+
+    def statistics_digest(self) -> dict[str, str]:
+        """``{"stats_sha256": ...}`` of a fitted statistics folder (read and checked), for
+        cache keys and provenance: refitting into the same folder changes the key."""
+        from reba.postprocess.files import load_state
+
+        return {"stats_sha256": load_state(self.stats).digest} if self.fitted else {}
