@@ -141,3 +141,39 @@ def test_recipe_round_trip_and_provenance(moe, tmp_path):
     assert described["stats_sha256"] == digest
     key = reba.methods.check_config(reba.methods.EmbeddingConfig(method), "sentence").fingerprint()
     assert key["stats_sha256"] == digest
+
+
+def test_cli_fits_statistics_and_embed_serve_use_them(tmp_path):
+    """``reba fit-moee`` in a real process on a saved tiny OLMoE; the statistics it writes give
+    the Python API's vectors; serve refuses the per-batch form."""
+    import subprocess
+    import sys
+
+    from reba.config import EmbedderConfig
+    from reba.serve.configs import ServedConfig, build_embedders
+
+    model, tokenizer = make_moe_model("olmoe")
+    folder = tmp_path / "olmoe"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
+    argv = ["--model", str(folder), "--method", "moee-sum", "--texts", str(corpus)]
+    done = subprocess.run(
+        [sys.executable, "-m", "reba.cli.main", "fit-moee", *argv, "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    method = done.stdout.strip()
+    assert method == f"moee-sum+moee[stats={tmp_path / 's'}]"
+    state = load_state(tmp_path / "s")
+    assert state.fitted_on == len(TEXTS) and state.source["method"].startswith("moee-sum")
+    lm = reba.load_model(str(folder), device="cpu")
+    expected = fit_stats(lm, TEXTS, tmp_path / "again", method="moee-sum")
+    want = reba.Embedder(lm, method=expected).encode(TEXTS)
+    assert_close(reba.Embedder(lm, method=method).encode(TEXTS), want)
+    served = [ServedConfig(EmbedderConfig(model=str(folder), method="moee[stats=batch]"))]
+    with pytest.raises(ValueError, match="per-batch statistics"):
+        build_embedders(served, loader=lambda *a, **k: lm)

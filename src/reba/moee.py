@@ -69,24 +69,27 @@ def fit_stats(
     out: str | Path,
     *,
     method: str = "moee",
-    layer: int | None = None,
     batch_size: int = 16,
+    **options: Any,
 ) -> str:
     """Fit MoEE's z-score statistics on ``texts`` (a corpus of the kind to be embedded; at least
     two) for ``method``'s prompt, layer and router normalisation (its statistics and
     combination are ignored), save them in the folder ``out`` (a ``reba.postprocess`` state of
     kind ``zscore``, with a digest and what it was fitted on) and return the method name that
-    uses them, e.g. ``moee+moee[stats=OUT]``. ``model``: anything ``Embedder`` takes."""
+    uses them, e.g. ``moee+moee[stats=OUT]``. ``model``: anything ``Embedder`` takes;
+    ``options``: ``Embedder``'s other keywords (``layer``, ``dtype``, ``preprocess``,
+    ``max_length``, ``device``), recorded with the statistics: use the same when embedding."""
     from reba.embedder import Embedder
 
     texts = list(texts)
     raw_method = with_moee(method, combine="concat", stats="none")
-    embedder = Embedder(model, method=raw_method, layer=layer)
+    if len(texts) < 2:
+        raise ValueError(f"moee statistics need at least 2 texts, got {len(texts)}")
+    embedder = Embedder(model, method=raw_method, **options)
     raw = embedder.encode(texts, batch_size=batch_size)
     source = {
         "model": embedder.lm.name,
-        "method": raw_method,
-        "layer": embedder.layer,
+        **{k: v for k, v in embedder.config.to_dict().items() if k not in ("schema", "recipe")},
         "texts": len(texts),
         "texts_sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
     }

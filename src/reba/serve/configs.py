@@ -86,6 +86,7 @@ def build_embedders(
         if key not in models:
             models[key] = loader(config.model, device=device, dtype=config.dtype)
         embedder = Embedder.from_config(config, model=models[key])
+        _refuse_batch_statistics(embedder)
         name = spec.name or default_name(embedder, config.model)
         if not _NAME.match(name):
             raise ValueError(f"served name {name!r} may only use letters, digits and . _ - : /")
@@ -101,3 +102,16 @@ def _is_method(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _refuse_batch_statistics(embedder: Embedder) -> None:
+    """MoEE's per-batch statistics make a vector depend on the request it came in with."""
+    from reba.methods import parse_method
+
+    part = parse_method(embedder.method).recipe.moee
+    if part is not None and part.stats == "batch":
+        raise ValueError(
+            f"{embedder.method}: MoEE's per-batch statistics (stats=batch) make a vector depend "
+            "on the other texts of its request; serve it with statistics fitted on a corpus "
+            "(reba fit-moee, then moee[stats=DIR])"
+        )
