@@ -89,6 +89,24 @@ def one_off(lm, methods) -> dict[str, float]:
     return {"EmbedFilter's singular directions of the head": time.perf_counter() - started}
 
 
+def moee_runnable(lm, methods: list[str]) -> list[str]:
+    """MoEE's presets on a mixture-of-experts model with ``stats=none`` (the z-score of fitted
+    statistics costs nothing next to the forward; fitting is not timed); dropped on a dense
+    model, where they are refused."""
+    from reba.engine.routers import has_routers
+    from reba.moee import with_moee
+
+    out = []
+    for name in methods:
+        if parse_method(name).recipe.moee is None:
+            out.append(name)
+        elif has_routers(lm):
+            out.append(with_moee(name, stats="none"))
+        else:
+            log(f"{name}: skipped, {lm.name} is not a mixture-of-experts model")
+    return out
+
+
 def table(lm, texts, results) -> list[str]:
     rows = [
         "| method | forwards / text | tokens / text | texts/s | vs prompteol | runs (s) | cores |",
@@ -131,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         methods.insert(0, "prompteol")
     load_start = os.getloadavg()[0]
     lm = reba.load_model(args.model)
+    methods = moee_runnable(lm, methods)
     texts = load_texts(args.data, args.n)
     results = measure(lm, texts, methods, args.repeats, args.idle_wait)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
