@@ -422,12 +422,16 @@ def promptreps(model, tokenizer, W, template, text, stopwords, top=128, fallback
 
 
 @torch.no_grad()
-def moee_raw(model, tokenizer, template, text, softmax, layer=-1):
-    """``[HS, RW]`` at the last token of one prompt: ``RW`` from each layer whose MLP has a
+def moee_raw(model, tokenizer, template, text, softmax, layer=-1, k=None):
+    """``[HS, RW]`` at the last token of one prompt (``template`` None: the text ``k`` times,
+    ``build_input``): ``RW`` from each layer whose MLP has a
     router (``mlp.gate``), as ``gate.weight @ x`` in float64 with ``x`` the MLP's input (the
     post-attention norm's output) captured by a hook, softmax over the layer's experts when
     ``softmax``; dense layers skipped."""
-    ids, *_ = prompt_input(tokenizer, template, text)
+    if template is None:
+        ids = build_input(tokenizer, text, k)[0]
+    else:
+        ids = prompt_input(tokenizer, template, text)[0]
     inputs, hooks = [], []
     for block in model.layers:
         if hasattr(block.mlp, "gate"):

@@ -177,3 +177,22 @@ def test_cli_fits_statistics_and_embed_serve_use_them(tmp_path):
     served = [ServedConfig(EmbedderConfig(model=str(folder), method="moee[stats=batch]"))]
     with pytest.raises(ValueError, match="per-batch statistics"):
         build_embedders(served, loader=lambda *a, **k: lm)
+
+
+def test_combines_with_repetition_and_interventions(moe):
+    """Repetition (``echo-last``, k copies: RW at the last copy's last token) against the
+    reference; with TP/CP the hidden-state part is the intervention's own vector (tested against
+    the reference in test_methods_reference) and the routers are read from the same changed
+    pass (they move)."""
+    family, lm = moe
+    for k in (2, 3):
+        got = reba.Embedder(lm, method="echo-last+moee[stats=none]", k=k).encode(TEXTS[:3])
+        want = [R.moee_raw(lm.model, lm.tokenizer, None, t, SOFTMAX[family], k=k) for t in TEXTS]
+        assert_close(got, torch.stack(want[:3]).numpy())
+    plain = reba.Embedder(lm, method="prompteol+moee[stats=none]").encode(TEXTS)
+    for intervention in ("tp", "cp"):
+        method = f"prompteol+{intervention}+moee[stats=none]"
+        got = reba.Embedder(lm, method=method, layer=-1).encode(TEXTS, batch_size=2)
+        hidden = reba.Embedder(lm, method=f"prompteol+{intervention}", layer=-1).encode(TEXTS)
+        assert_close(got[:, :32], hidden)
+        assert np.abs(got[:, 32:] - plain[:, 32:]).max() > 1e-3
