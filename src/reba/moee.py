@@ -76,7 +76,8 @@ def fit_stats(
     two) for ``method``'s prompt, layer and router normalisation (its statistics and
     combination are ignored), save them in the folder ``out`` (a ``reba.postprocess`` state of
     kind ``zscore``, with a digest and what it was fitted on) and return the method name that
-    uses them, e.g. ``moee+moee[stats=OUT]``. ``model``: anything ``Embedder`` takes;
+    uses them, e.g. ``moee+moee[stats=OUT]`` (``OUT`` made absolute, so that the name works from
+    any folder: serve, export, another process). ``model``: anything ``Embedder`` takes;
     ``options``: ``Embedder``'s other keywords (``layer``, ``dtype``, ``preprocess``,
     ``max_length``, ``device``), recorded with the statistics: use the same when embedding."""
     from reba.embedder import Embedder
@@ -94,7 +95,7 @@ def fit_stats(
         "texts_sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
     }
     save_state(fit_zscore(raw, source), out)
-    return with_moee(method, stats=str(out))
+    return with_moee(method, stats=str(Path(out).resolve()))
 
 
 def with_moee(method: str, **changes: Any) -> str:
