@@ -198,3 +198,22 @@ def test_combines_with_repetition_and_interventions(moe):
         hidden = reba.Embedder(lm, method=f"prompteol+{intervention}", layer=-1).encode(TEXTS)
         assert_close(got[:, :32], hidden)
         assert np.abs(got[:, 32:] - plain[:, 32:]).max() > 1e-3
+
+
+def test_zscore_state_fits_saves_and_refuses_changes(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from reba.postprocess import fit_zscore, save_state
+    from reba.postprocess.files import StateFileError
+
+    x = np.random.default_rng(0).standard_normal((7, 5)) * [1, 2, 3, 4, 5] + 10
+    state = fit_zscore(x, {"model": "m"})
+    want = R.zscored(x, torch.tensor(x).mean(0), torch.tensor(x).std(0)).numpy()
+    assert_close(state.apply(x), want)
+    digest = save_state(state, tmp_path / "z")
+    assert_close(load_state(tmp_path / "z", dim=5, sha256=digest).apply(x), want)
+    arrays = load_file(str(tmp_path / "z" / "state.safetensors"))
+    arrays["scale"] = arrays["scale"] * 2
+    save_file(arrays, str(tmp_path / "z" / "state.safetensors"))
+    with pytest.raises(StateFileError, match="digest mismatch"):
+        load_state(tmp_path / "z")
