@@ -38,11 +38,14 @@ from reba.inputs import (
     check_words,
     repetition_prefix,
 )
+from reba.inputs.markers import htp_template
+from reba.inputs.sentences import SPLITTERS
 from reba.inputs.templates import PREPROCESSORS, with_placeholder
 from reba.methods import (
     ContrastivePrompting,
     EmbeddingConfig,
     ForwardOutput,
+    HierarchicalTokenPrepending,
     Level,
     Method,
     Prompt,
@@ -253,6 +256,9 @@ class _Run:
         template = spec.template
         if isinstance(intervention, TokenPrepending):
             template = with_placeholder(template)
+        htp = isinstance(intervention, HierarchicalTokenPrepending)
+        if htp:
+            template = htp_template(template)
         prepared, failures = build_template(
             self.tokenizer,
             items,
@@ -261,6 +267,8 @@ class _Run:
             max_length=self.max_length,
             also_fits=(auxiliary,) if auxiliary else (),
             report=self.forward,
+            sentences=SPLITTERS[intervention.splitter] if htp else None,
+            begin=bool(htp and intervention.begin),
         )
         return prepared, failures
 

@@ -26,7 +26,12 @@ from reba.engine.batching import batches, row_bytes
 from reba.engine.packing import packed_positions, packing_works
 from reba.engine.routers import router_logits
 from reba.inputs import PreparedInput
-from reba.methods import ContrastivePrompting, ForwardOutput, TokenPrepending
+from reba.methods import (
+    ContrastivePrompting,
+    ForwardOutput,
+    HierarchicalTokenPrepending,
+    TokenPrepending,
+)
 from reba.models import LoadedModel
 
 
@@ -46,7 +51,7 @@ class ForwardPlan:
 
     layers: tuple[int, ...]  # hidden layers to keep
     attention: bool  # record backward attention
-    intervention: TokenPrepending | ContrastivePrompting | None = None
+    intervention: TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending | None = None
     routers: bool = False  # keep every MoE layer's router logits (MoEE)
 
 
@@ -193,10 +198,34 @@ def _inputs(lm, assembled: _Batch, plan: ForwardPlan, batch, stack) -> dict:
         embeds = hooks.token_prepending_embeddings(lm.model, assembled.ids, intervention, holders)
         stack.enter_context(hooks.token_prepending(lm.model, intervention, holders, lasts))
         return {"inputs_embeds": embeds}
+    if isinstance(intervention, HierarchicalTokenPrepending):
+        return _htp_inputs(lm, assembled, intervention, stack)
     if isinstance(intervention, ContrastivePrompting):
         reference = _auxiliary_reference(lm, batch, intervention)
         stack.enter_context(hooks.contrastive_prompting(lm.model, intervention, lasts, reference))
     return {"input_ids": assembled.ids}
+
+
+def _htp_inputs(lm, assembled: _Batch, htp: HierarchicalTokenPrepending, stack) -> dict:
+    """HTP: ``<PST>`` and ``<B-PST>`` rows in the input embeddings, and the copy of each
+    sentence's last state into its markers before the layers ``htp.start <= i < htp.end``."""
+    rows = {"sentence": [], "begin": []}
+    targets, sources = [], []
+    for at in assembled.placed:
+        item = at.request.input
+        rows["sentence"] += [(at, p) for p in item.sentence_markers]
+        rows["begin"] += [(at, p) for p in item.begin_markers]
+        for markers in (item.sentence_markers, item.begin_markers):
+            targets += [(at, p) for p in markers]
+            sources += [(at, s) for s in item.sentence_sources[: len(markers)]]
+    seeds = {"sentence": htp.seed, "begin": htp.seed + 1}
+    embeds = lm.model.get_input_embeddings()(assembled.ids)
+    for kind, pairs in rows.items():
+        if pairs:
+            hooks.put_rows(lm.model, embeds, _positions(lm, pairs), seeds[kind])
+    copies = (_positions(lm, targets), _positions(lm, sources))
+    stack.enter_context(hooks.token_prepending(lm.model, htp, *copies))
+    return {"inputs_embeds": embeds}
 
 
 def _auxiliary_reference(lm, batch: list[list[Request]], cp: ContrastivePrompting):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import functional_call
 
-from reba.methods import ContrastivePrompting, TokenPrepending
+from reba.methods import ContrastivePrompting, HierarchicalTokenPrepending, TokenPrepending
 from reba.models.anatomy import attention_output_projection, decoder_layers, hidden_states_argument
 
 
@@ -59,16 +59,27 @@ def token_prepending_embeddings(
 ) -> torch.Tensor:
     """The batch's input embeddings with the ``<PST>`` row at each placeholder."""
     embeds = model.get_input_embeddings()(ids)
-    embeds[placeholders.rows, placeholders.at] = placeholder_row(model, tp.seed).to(embeds.dtype)
+    return put_rows(model, embeds, placeholders, tp.seed)
+
+
+def put_rows(
+    model: torch.nn.Module, embeds: torch.Tensor, positions: Positions, seed: int
+) -> torch.Tensor:
+    """``embeds`` with the placeholder row of ``seed`` at ``positions`` (in place)."""
+    embeds[positions.rows, positions.at] = placeholder_row(model, seed).to(embeds.dtype)
     return embeds
 
 
 @contextmanager
 def token_prepending(
-    model: torch.nn.Module, tp: TokenPrepending, placeholders: Positions, lasts: Positions
+    model: torch.nn.Module,
+    tp: TokenPrepending | HierarchicalTokenPrepending,
+    placeholders: Positions,
+    lasts: Positions,
 ) -> Iterator[None]:
     """Before each decoder layer ``tp.start <= i < tp.end``, the state at each placeholder
-    becomes the state at its input's last position (the previous layer's output there)."""
+    becomes the state at its source (TP: its input's last position; HTP: its sentence's last
+    token), the previous layer's output there."""
 
     def overwrite(module, args, kwargs):
         hidden, positional = hidden_states_argument(args, kwargs)

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 from reba.errors import ItemFailure
 from reba.inputs.items import Item, Span
+from reba.inputs.markers import marker_rows, with_sentence_markers
 from reba.inputs.prepared import PreparedInput
+from reba.inputs.sentences import Splitter
 from reba.inputs.templates import PLACEHOLDER, SLOT, split_template
 
 logger = logging.getLogger(__name__)
@@ -103,12 +105,18 @@ def build_template(
     max_length: int,
     also_fits: Sequence[str] = (),
     report: bool = True,
+    sentences: Splitter | None = None,
+    begin: bool = True,
 ) -> tuple[list[PreparedInput], list[ItemFailure]]:
     """Each item's text placed in ``template`` (see the module doc for ``whole``).
 
     The text is cut, if needed, so that it also fits every template of ``also_fits`` (e.g.
-    Contrastive Prompting's auxiliary prompt, which must hold the same text).
+    Contrastive Prompting's auxiliary prompt, which must hold the same text). With
+    ``sentences`` (a splitter), HTP's marker rows go before each sentence of the (cut) text
+    and, with ``begin``, at the template's placeholder (``reba.inputs.markers``); they count
+    towards ``max_length``.
     """
+    extra = (lambda text: marker_rows(sentences(text), begin)) if sentences else None
     layout = _Layout(tok, template, whole)
     others = [_Layout(tok, t, whole) for t in also_fits]
     prepared, failures = [], []
@@ -116,7 +124,7 @@ def build_template(
         problem = _no_tokens(text)
         cut = len(text.ids)
         if not problem:
-            cut = _longest_fit(item.text, text, [layout, *others], max_length)
+            cut = _longest_fit(item.text, text, [layout, *others], max_length, extra)
             problem = None if cut else _no_room(0, "the prompt", max_length)
         if not problem and item.span is not None:
             problem = _word_problem(item, text.overlapping(item.span), cut)
@@ -128,7 +136,7 @@ def build_template(
         if problem:
             failures.append(ItemFailure(item.index, item.preview, problem))
             continue
-        ids, slots, targets, placeholder = placed
+        ids, slots, targets, placeholder, offsets = placed
         prepared.append(
             PreparedInput(
                 index=item.index,
@@ -142,6 +150,9 @@ def build_template(
                 text=_cut(item.text, text, cut),
             )
         )
+        if sentences is not None:
+            spans = sentences(prepared[-1].text)
+            prepared[-1] = with_sentence_markers(prepared[-1], offsets, spans, begin)
     if report:
         report_truncation(prepared)
     return prepared, failures
@@ -176,27 +187,30 @@ class _Layout:
         return [p for segment in self.segments for p in split_template(segment)]
 
     def place(self, text: str, own: _Text | None, span: Span | None):
-        """``(ids, slots, targets, placeholder)`` for ``text`` (whose own tokens are ``own``;
-        needed in pieces), or the reason the word cannot be found."""
+        """``(ids, slots, targets, placeholder, offsets)`` for ``text`` (whose own tokens are
+        ``own``; needed in pieces), or the reason the word cannot be found; ``offsets``: the
+        character offsets in ``text`` of the first slot's tokens."""
         ids: list[int] = list(self.tok.prefix)
         slots: list[tuple[int, int]] = []
         targets: list[tuple[int, ...]] = []
+        offsets: list[tuple[int, int]] = []
         placeholder = None
         for s, segment in enumerate(self.segments):
             if s:
                 placeholder = len(ids)
                 ids.append(PLACEHOLDER_ID)
             if self.whole:
-                self._place_whole(segment, text, span, ids, slots, targets)
+                self._place_whole(segment, text, span, ids, slots, targets, offsets)
             else:
-                self._place_pieces(segment, own, span, ids, slots, targets)
+                self._place_pieces(segment, own, span, ids, slots, targets, offsets)
         if self.whole:
             ids += self.tok.suffix
         if span is not None and not all(targets):
             return f"the word {text[span[0] : span[1]]!r} is not aligned to any token in the prompt"
-        return tuple(ids), tuple(slots), (tuple(targets) if span else None), placeholder
+        targets_ = tuple(targets) if span else None
+        return tuple(ids), tuple(slots), targets_, placeholder, tuple(offsets)
 
-    def _place_whole(self, segment, text, span, ids, slots, targets) -> None:
+    def _place_whole(self, segment, text, span, ids, slots, targets, offsets) -> None:
         string, starts = _fill(segment, text)
         encoded = _encode(self.tok, [string])[0]
         base = len(ids)
@@ -204,17 +218,22 @@ class _Layout:
         for start in starts:
             positions = encoded.overlapping((start, start + len(text)))
             slots.append((base + positions[0], base + positions[-1] + 1))
+            if not offsets:
+                own = encoded.offsets[positions[0] : positions[-1] + 1]
+                offsets += [(s - start, e - start) for s, e in own]
             if span is not None:
                 word = encoded.overlapping((start + span[0], start + span[1]))
                 targets.append(_shift(word, base))
 
-    def _place_pieces(self, segment, own: _Text, span, ids, slots, targets) -> None:
+    def _place_pieces(self, segment, own: _Text, span, ids, slots, targets, offsets) -> None:
         for piece in split_template(segment):
             if not piece.is_slot:
                 ids += self.literals[piece.literal]
                 continue
             start = len(ids)
             ids += own.ids
+            if not slots:
+                offsets += own.offsets
             slots.append((start, len(ids)))
             if span is not None:
                 targets.append(_shift(own.overlapping(span), start))
@@ -232,13 +251,14 @@ def _fill(segment: str, text: str) -> tuple[str, list[int]]:
     return out, starts
 
 
-def _longest_fit(text: str, own: _Text, layouts: list[_Layout], max_length: int) -> int:
+def _longest_fit(text: str, own: _Text, layouts: list[_Layout], max_length: int, extra) -> int:
     """The most text tokens (a prefix of the text's own tokens) with which every layout fits
-    in ``max_length``; 0 if none does."""
+    in ``max_length`` (with ``extra(cut text)`` more rows, if given); 0 if none does."""
 
     def fits(n: int) -> bool:
         cut = _cut(text, own, n)
-        return all(lay.length(cut, own.ids[:n]) <= max_length for lay in layouts)
+        limit = max_length - (extra(cut) if extra else 0)
+        return all(lay.length(cut, own.ids[:n]) <= limit for lay in layouts)
 
     n = len(own.ids)
     if fits(n):

@@ -24,6 +24,11 @@ class PreparedInput:
     targets: tuple[tuple[int, ...], ...] | None = None
     placeholder: int | None = None
     text: str = ""  # the text as placed (after preprocessing and truncation)
+    # hierarchical Token Prepending: the <PST> row before each sentence, the <B-PST> rows
+    # before the text (one per sentence, or none), and each sentence's last token
+    sentence_markers: tuple[int, ...] = ()
+    begin_markers: tuple[int, ...] = ()
+    sentence_sources: tuple[int, ...] = ()
 
     @property
     def length(self) -> int:
@@ -33,12 +38,23 @@ class PreparedInput:
     def last(self) -> int:
         return len(self.ids) - 1
 
-    def slot_positions(self, slot: int) -> range:
-        """Positions of slot ``slot`` (0-based; -1 is the last)."""
-        return range(*self.slots[slot])
+    @property
+    def markers(self) -> tuple[int, ...]:
+        """Positions of HTP's marker rows, which no read-out pools."""
+        return self.sentence_markers + self.begin_markers
+
+    def slot_positions(self, slot: int) -> range | list[int]:
+        """Positions of slot ``slot`` (0-based; -1 is the last), markers left out."""
+        positions = range(*self.slots[slot])
+        if not self.sentence_markers:
+            return positions
+        markers = set(self.sentence_markers)
+        return [p for p in positions if p not in markers]
 
     def forward_key(self) -> tuple:
         """Inputs with equal keys get the same forward pass (items may differ in targets)."""
+        if self.sentence_markers:
+            return self.ids, self.placeholder, self.markers, self.sentence_sources
         return self.ids, self.placeholder
 
 

@@ -9,6 +9,7 @@
 """
 
 from reba.methods.config import EmbeddingConfig, Level, Method, check_config
+from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.parse import (
     base_methods,
@@ -34,6 +35,7 @@ __all__ = [
     "ContrastivePrompting",
     "EmbeddingConfig",
     "ForwardOutput",
+    "HierarchicalTokenPrepending",
     "Level",
     "Method",
     "Prompt",

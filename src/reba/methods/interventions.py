@@ -36,14 +36,20 @@ class TokenPrepending:
     params = {"start": int, "end": int, "seed": int}  # settable in a method name: tp[end=4]
 
     def resolved(self, depth: int) -> TokenPrepending:
-        end = scaled_layer(self.end_of_32, depth) if self.end is None else self.end
-        end = max(end, self.start + 1) if self.end is None else end
-        if not 0 <= self.start < end <= depth:
-            raise ValueError(
-                f"Token Prepending layers must satisfy 0 <= start < end <= {depth} (the model's "
-                f"decoder layers), got start={self.start}, end={end}"
-            )
-        return replace(self, end=end)
+        return replace(self, end=prepending_end(self, depth, "Token Prepending"))
+
+
+def prepending_end(part, depth: int, what: str) -> int:
+    """The last-plus-one layer of a prepending part (``start``, ``end``, ``end_of_32``) on a
+    model of ``depth`` decoder layers; ``end=None``: ``end_of_32`` scaled, at least start+1."""
+    end = scaled_layer(part.end_of_32, depth) if part.end is None else part.end
+    end = max(end, part.start + 1) if part.end is None else end
+    if not 0 <= part.start < end <= depth:
+        raise ValueError(
+            f"{what} layers must satisfy 0 <= start < end <= {depth} (the model's decoder "
+            f"layers), got start={part.start}, end={end}"
+        )
+    return end
 
 
 @dataclass(frozen=True)

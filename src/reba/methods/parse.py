@@ -3,7 +3,7 @@
     method      := base ("+" part)*
     part        := read-out | intervention | head | tokenization
     read-out    := "mean" | "last" | "reba" | "reba-last"
-    intervention:= ("tp" | "cp") [params]
+    intervention:= ("tp" | "cp" | "htp") [params]
     head        := ("embedfilter" | "sparse" | "moee") [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
     tokenization:= "whole" | "pieces"
@@ -26,12 +26,17 @@ import re
 from dataclasses import dataclass
 
 from reba.methods.heads import EmbedFilter, SparseLogits
+from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.moee import RouterWeights
 from reba.methods.presets import PRESETS
 from reba.methods.recipe import READOUTS, Prompt, Recipe
 
-INTERVENTIONS = {"tp": TokenPrepending, "cp": ContrastivePrompting}
+INTERVENTIONS = {
+    "tp": TokenPrepending,
+    "cp": ContrastivePrompting,
+    "htp": HierarchicalTokenPrepending,
+}
 # Recipe fields of the same name
 HEADS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
 PARAMETRISED = {**INTERVENTIONS, **HEADS}
@@ -141,7 +146,9 @@ def _modifiers(name: str, parts: list[str]):
             readout = word
         elif word in INTERVENTIONS and match:
             if intervention is not None:
-                raise ValueError(f"method {name!r}: at most one intervention (tp or cp)")
+                raise ValueError(
+                    f"method {name!r}: at most one intervention ({', '.join(INTERVENTIONS)})"
+                )
             intervention = (word, _params(name, word, params))
         elif word in HEADS and match:
             if word in heads:

@@ -51,7 +51,14 @@ def backward_rows(level: str, item: PreparedInput, prefix_rows: bool) -> list[in
 def weights(
     readout: str, level: str, item: PreparedInput, out: ForwardOutput, prefix_rows: bool = False
 ) -> torch.Tensor:
-    """The pooling weights ``w`` over the input's ``N`` positions."""
+    """The pooling weights ``w`` over the input's ``N`` positions (0 at HTP's markers)."""
+    w = _weights(readout, level, item, out, prefix_rows)
+    if item.markers:
+        w[list(item.markers)] = 0.0
+    return w
+
+
+def _weights(readout, level, item, out, prefix_rows) -> torch.Tensor:
     if readout == "mean":
         last_slot = item.targets[-1] if level == "word" else item.slot_positions(-1)
         return _indicator(item.length, last_slot)

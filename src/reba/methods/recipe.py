@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reba.inputs.markers import htp_template
 from reba.inputs.templates import check_template, with_placeholder
 from reba.methods.heads import EmbedFilter, SparseLogits
+from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.moee import RouterWeights
 
@@ -41,7 +43,7 @@ class Prompt:
 
 
 Input = Repetition | Prompt
-Intervention = TokenPrepending | ContrastivePrompting
+Intervention = TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Recipe:
       first occurrence's rows, or the word's), ``reba-last`` (the last row of backward
       attention);
     - ``layer``: the hidden layer read (Hugging Face indexing, -1 = last, -2 = penultimate);
-    - ``intervention``: none, Token Prepending or Contrastive Prompting;
+    - ``intervention``: none, Token Prepending, Contrastive Prompting or hierarchical Token
+      Prepending (HTP);
     - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only);
     - ``embedfilter``: EmbedFilter's projection of the dense vector (any read-out);
     - ``sparse``: PromptReps' sparse vector from the last position's logits (one input, read
@@ -91,6 +94,9 @@ class Recipe:
         if isinstance(self.intervention, TokenPrepending):
             for prompt in self.prompts:
                 with_placeholder(prompt.template)  # raises if there is no quote to put <PST> before
+        if isinstance(self.intervention, HierarchicalTokenPrepending):
+            for prompt in self.prompts:
+                htp_template(prompt.template)  # raises unless there is exactly one text slot
 
         if self.sparse is not None:
             self._check_sparse()

@@ -17,11 +17,14 @@ import dataclasses
 from typing import Any
 
 from reba.methods.heads import EmbedFilter, SparseLogits
+from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Prompt, Recipe, Repetition
 
-INTERVENTION_TYPES = {cls.name: cls for cls in (TokenPrepending, ContrastivePrompting)}
+INTERVENTION_TYPES = {
+    cls.name: cls for cls in (TokenPrepending, ContrastivePrompting, HierarchicalTokenPrepending)
+}
 # Recipe fields by name
 HEAD_PARTS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
 _RECIPE_KEYS = (
