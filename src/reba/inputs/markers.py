@@ -34,16 +34,24 @@ def htp_template(template: str) -> str:
         return template.replace(SLOT, PLACEHOLDER + SLOT)
 
 
-def sentence_starts(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[int]:
-    """Indices of the slot tokens where each sentence starts (increasing, at least ``[0]``)."""
-    starts: list[int] = []
+def sentence_tokens(
+    offsets: Sequence[tuple[int, int]], spans: Sequence[Span]
+) -> list[tuple[int, int]]:
+    """``(first, last)`` slot token of each sentence: the first and last tokens overlapping
+    it; a sentence sharing a token with the one before joins it; tokens before the first
+    sentence (spaces) belong to it. At least one sentence: the whole slot."""
+    bounds: list[tuple[int, int]] = []
     for a, b in spans:
-        first = next((i for i, (s, e) in enumerate(offsets) if e > s and e > a and s < b), None)
-        if first is not None and (not starts or first > starts[-1]):
-            starts.append(first)
-    if not starts or starts[0] != 0:  # tokens before the first sentence (spaces) join it
-        starts = [0, *starts[1:]] if starts else [0]
-    return starts
+        own = [i for i, (s, e) in enumerate(offsets) if e > s and e > a and s < b]
+        if not own:
+            continue
+        if bounds and own[0] <= bounds[-1][1]:
+            bounds[-1] = (bounds[-1][0], max(bounds[-1][1], own[-1]))
+        else:
+            bounds.append((own[0], own[-1]))
+    if not bounds:
+        return [(0, len(offsets) - 1)]
+    return [(0, bounds[0][1]), *bounds[1:]]
 
 
 def with_sentence_markers(
@@ -52,8 +60,9 @@ def with_sentence_markers(
     """``item`` (one text slot, its placeholder where the ``<B-PST>`` rows go) with the marker
     rows inserted; ``offsets`` are the slot tokens' character offsets in ``item.text``."""
     a, b = item.slots[0]
-    starts = {a + t for t in sentence_starts(offsets, spans)}
-    n = len(starts)
+    bounds = [(a + first, a + last) for first, last in sentence_tokens(offsets, spans)]
+    starts = {first for first, _ in bounds}
+    n = len(bounds)
     ids: list[int] = []
     where: dict[int, int] = {}  # old position -> new
     sentence_markers: list[int] = []
@@ -69,7 +78,7 @@ def with_sentence_markers(
             ids.append(MARKER_ID)
         where[old] = len(ids)
         ids.append(token)
-    sources = tuple(m - 1 for m in sentence_markers[1:]) + (where[b - 1],)
+    sources = tuple(where[last] for _, last in bounds)
     return replace(
         item,
         ids=tuple(ids),

@@ -80,6 +80,11 @@ PROMPTREPS_PASSAGE = (
 PROMPTREPS_QUERY = (
     _PROMPTREPS_SYSTEM + 'Query: "{text}". Use one word to represent the query' + _PROMPTREPS_END
 )
+# HTP's templates (snap-research/HTP config.yaml, vanilla-mean-pool), without the literal
+# "<s> " and " </s>" (Mistral's BOS, reba's special prefix; an EOS after the text, which the
+# mean over the text does not read)
+HTP_DOCUMENT = "{text}"
+HTP_QUERY = "Retrieve relevant document. Text:{text}"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from reba.inputs import templates as T
 from reba.methods.heads import EmbedFilter, SparseLogits
+from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
@@ -98,6 +99,13 @@ PRESETS: dict[str, Recipe] = {
                     about="MoEE (concat): hidden state + router weights, z-scored (MoE models)"),
     "moee-sum": prompts(T.PROMPTEOL, moee=RouterWeights(combine="sum"),
                         about="MoEE (sum): cos(hidden) + cos(router weights) (MoE models)"),
+    # Hierarchical Token Prepending: TP per sentence, mean of the text, penultimate layer
+    "htp": prompts(T.HTP_DOCUMENT, whole=False, readout="mean", layer=-2,
+                   intervention=HierarchicalTokenPrepending(),
+                   about="HTP (documents): TP per sentence, mean of the text, layer -2"),
+    "htp-query": prompts(T.HTP_QUERY, whole=False, readout="mean", layer=-2,
+                         intervention=HierarchicalTokenPrepending(),
+                         about="HTP's query prompt: TP per sentence, mean, layer -2"),
 }
 # fmt: on
 
@@ -123,4 +131,6 @@ SOURCES = {
     "promptreps-query": "Zhuang et al. 2024",
     "moee": "Li & Zhou 2025 (arXiv 2410.10814; tianyi-lab/MoE-Embedding)",
     "moee-sum": "Li & Zhou 2025",
+    "htp": "Ding, Huang et al. 2026 (arXiv 2511.14868; snap-research/HTP)",
+    "htp-query": "Ding, Huang et al. 2026",
 }
