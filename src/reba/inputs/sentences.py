@@ -8,9 +8,9 @@ English model; reba needs no model and no language setting):
   ``www.a.org`` never split); a run of enders (``?!``, ``...``, ``……``) ends once;
 - closing quotes and brackets right after the end belong to the sentence (``He said "No." Then``
   splits after the quote);
-- ``.`` after a title or common abbreviation (``Mr.``, ``Dr.``, ``e.g.``, ``etc.`` before a
-  lower-case word), after a single letter (initials: ``J. Smith``), or before a lower-case
-  word does not end a sentence;
+- ``.`` after a title (``Mr.``, ``Dr.``; ``No.`` before a number), after a single letter
+  (initials: ``J. Smith``), or before a lower-case word (``e.g. apples``) does not end a
+  sentence, nor does a full-width point between digits (``３．５``);
 - a blank line ends a sentence (headings without a full stop);
 - spans are stripped of surrounding whitespace; a piece with no letter, digit or ideograph
   (a lone ``"...``) joins the sentence before it, so no sentence is empty.
@@ -28,7 +28,7 @@ ENDS_BEFORE_SPACE = ".!?"  # end a sentence only before whitespace or the end of
 CLOSERS = "\"'”’」』）)]】》〉＂］｝}"
 # "." after these (lower-case, without the dot) never ends a sentence.
 TITLES = frozenset(
-    "mr mrs ms dr prof sr jr st mt vs no nos fig figs vol pp ed eds rev gen col lt sgt capt "  # noqa: SIM905
+    "mr mrs ms dr prof sr jr st mt vs fig figs vol pp ed eds rev gen col lt sgt capt "  # noqa: SIM905
     "gov sen rep hon approx dept univ est".split()
 )
 
@@ -60,7 +60,9 @@ def _ends(text: str):
             while j < n and text[j] in CLOSERS:
                 j += 1
             run = text[i:j]
-            if any(c in ALWAYS_ENDS for c in run) or _ends_english(text, i, j):
+            if _decimal(text, i, j):
+                pass
+            elif any(c in ALWAYS_ENDS for c in run) or _ends_english(text, i, j):
                 yield j
             i = j
             continue
@@ -70,6 +72,17 @@ def _ends(text: str):
             i = blank.end()
             continue
         i += 1
+
+
+def _decimal(text: str, i: int, j: int) -> bool:
+    """A full-width point between digits (３．５)."""
+    return (
+        text[i:j] == "．"
+        and i > 0
+        and j < len(text)
+        and text[i - 1].isdigit()
+        and text[j].isdigit()
+    )
 
 
 def _ends_english(text: str, i: int, j: int) -> bool:
@@ -84,7 +97,7 @@ def _ends_english(text: str, i: int, j: int) -> bool:
         return not lower_next
     match = _WORD_BEFORE.search(text, 0, i)
     word = match.group(1).lower().strip(".") if match else ""
-    if word in TITLES:
+    if word in TITLES or (word in ("no", "nos") and following[:1].isdigit()):
         return False
     if len(word) == 1 and word.isalpha():  # an initial
         return False
