@@ -67,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dev-k", default=None, help="with dev: the copies to choose among (default: --k)"
     )
     parser.add_argument(
+        "--dev-demos",
+        default=None,
+        help="with dev: the in-context demonstrations (lines of the pool) prompteol-icl chooses "
+        "among, e.g. 1-20 (default: all 300; one forward pass per demonstration and text)",
+    )
+    parser.add_argument(
         "--sample", type=int, default=None, help="at most this many rows per task file (seeded)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: 0)")
@@ -118,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
         dev_ks = parse_ints(args.dev_k) if args.dev_k else []
+        dev_demos = parse_ints(args.dev_demos) if getattr(args, "dev_demos", None) else []
     except ValueError as err:
         raise ValueError(f"--k/--layers take integers or ranges like 1-5: {err}") from err
     methods = expand(args.methods)
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         layers=tuple(layers),
         dev=dev,
         dev_ks=tuple(dev_ks),
+        dev_demos=tuple(dev_demos),
         preprocess=args.preprocess,
         sample=args.sample,
         seed=args.seed,

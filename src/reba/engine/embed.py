@@ -83,7 +83,7 @@ class Reader:
 
     @property
     def spec(self) -> Repetition | Prompt:
-        return self.method.recipe.inputs[self.input]
+        return self.method.recipe.input_specs()[self.input]
 
     def group(self) -> tuple:
         """Readers with equal groups share forward passes."""

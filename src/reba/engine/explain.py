@@ -120,7 +120,7 @@ def explain_configs(
         explained = []
         for index, vector in zip(result.indices.tolist(), result.embeddings):
             reads = sorted(pooled[(cfg, index)], key=lambda p: p.input)
-            inputs = [_explain_input(lm, p, recipe.inputs[p.input]) for p in reads]
+            inputs = [_explain_input(lm, p, recipe.input_specs()[p.input]) for p in reads]
             text, word = _item_text(items[index])
             explained.append(
                 Explanation(cfg.label(), text, word, inputs, vector, method.layer, not note, note)

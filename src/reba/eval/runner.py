@@ -7,7 +7,9 @@ Then each configuration is scored on each task from the cache.
 
 With ``Sweep.dev`` each task is split into a dev and a test half (``reba.eval.splits``); every
 row is scored on the test half, and each method gets one more row whose layer (and, for
-methods that repeat the text, number of copies) is chosen per task on the dev half.
+methods that repeat the text, number of copies) is chosen per task on the dev half; for
+in-context PromptEOL (a recipe with a demonstration) the dev half chooses the demonstration
+instead, at the method's own layer, as its authors do (``reba.eval.selection``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Sweep:
     layers: tuple[int | None, ...] = (None,)  # None: each method's own layer
     dev: bool = False  # also choose layer (and k) on each task's dev half
     dev_ks: tuple[int, ...] = ()  # candidate k when choosing (default: ks)
+    dev_demos: tuple[int, ...] = ()  # candidate demonstrations (pool lines; default: all)
     preprocess: str | None = None
     sample: int | None = None  # at most this many rows per task role, drawn with seed
     seed: int = 0
@@ -135,6 +138,9 @@ def _dev_candidates(lm, sweep: Sweep, level: Level) -> dict[tuple, list[Embeddin
     ):
         own = check_method(lm, cfg, level).layer
         key = (cfg.method, cfg.include_prefix)
+        if parse_method(cfg.method).recipe.icl is not None:
+            out[key] = selection.demonstration_configs(cfg, sweep.dev_demos)
+            continue
         for layer in sorted({*layers, own}):
             out.setdefault(key, []).append(
                 EmbeddingConfig(cfg.method, cfg.k, layer, cfg.include_prefix, cfg.preprocess)
@@ -265,10 +271,12 @@ class Scorer:
             pick = selection.best(on_dev)
             scores[task.name] = self.score(prints[pick], task, test)
             chosen[task.name] = {"k": pick.k, "layer": prints[pick]["layer"], "dev": on_dev[pick]}
+            if "icl" in prints[pick]:
+                chosen[task.name]["demo"] = prints[pick]["icl"]["demo"]
         first = configs[0]
         name = parse_method(method).name
         label = f"{name}{'/prefix' if prefix else ''} @dev"
-        config = {**asdict(first), "k": None, "layer": None}
+        config = {**asdict(first), "method": method, "k": None, "layer": None}
         return {
             "config": config,
             "label": label,

@@ -5,6 +5,7 @@
     read-out    := "mean" | "last" | "reba" | "reba-last"
     intervention:= ("tp" | "cp" | "htp") [params]
     head        := ("embedfilter" | "sparse" | "moee") [params]
+    demonstration := "icl" [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
     tokenization:= "whole" | "pieces"
 
@@ -25,6 +26,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
@@ -37,8 +39,13 @@ INTERVENTIONS = {
     "cp": ContrastivePrompting,
     "htp": HierarchicalTokenPrepending,
 }
-# Recipe fields of the same name
-HEADS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
+# Optional parametrised parts held in Recipe fields of the same name
+HEADS = {
+    "embedfilter": EmbedFilter,
+    "sparse": SparseLogits,
+    "moee": RouterWeights,
+    "icl": InContext,
+}
 PARAMETRISED = {**INTERVENTIONS, **HEADS}
 TOKENIZATIONS = ("whole", "pieces")
 
@@ -159,8 +166,10 @@ def _modifiers(name: str, parts: list[str]):
         else:
             raise ValueError(
                 f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
-                f"({', '.join(READOUTS)}), interventions (tp, cp, e.g. cp[alpha=2]), read-outs "
-                f"through the LM head ({', '.join(HEADS)}, e.g. embedfilter[ratio=4]) or "
+                f"({', '.join(READOUTS)}), interventions ({', '.join(INTERVENTIONS)}, e.g. "
+                f"cp[alpha=2]), read-outs through the LM head (embedfilter, sparse, e.g. "
+                f"embedfilter[ratio=4]), router weights (moee), a demonstration (icl[demo=N]) "
+                f"or "
                 f"tokenizations ({', '.join(TOKENIZATIONS)})"
             )
     return readout, intervention, tokenization, heads

@@ -8,6 +8,7 @@ combinations (their layers); other combinations take the base method's layer.
 from __future__ import annotations
 
 from reba.inputs import templates as T
+from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
@@ -36,6 +37,7 @@ def prompts(
     embedfilter: EmbedFilter | None = None,
     sparse: SparseLogits | None = None,
     moee: RouterWeights | None = None,
+    icl: InContext | None = None,
 ) -> Recipe:
     """The text in each template (several: their vectors are averaged)."""
     inputs = tuple(Prompt(t, whole) for t in templates)
@@ -47,6 +49,7 @@ def prompts(
         embedfilter=embedfilter,
         sparse=sparse,
         moee=moee,
+        icl=icl,
         description=about,
     )
 
@@ -106,6 +109,9 @@ PRESETS: dict[str, Recipe] = {
     "htp-query": prompts(T.HTP_QUERY, whole=False, readout="mean", layer=-2,
                          intervention=HierarchicalTokenPrepending(),
                          about="HTP's query prompt: TP per sentence, mean, layer -2"),
+    # In-context PromptEOL: one demonstration of the authors' pool before PromptEOL's prompt
+    "prompteol-icl": prompts(T.PROMPTEOL, icl=InContext(),
+                             about="in-context PromptEOL: one demonstration, last token"),
 }
 # fmt: on
 
@@ -133,4 +139,5 @@ SOURCES = {
     "moee-sum": "Li & Zhou 2025",
     "htp": "Ding, Huang et al. 2026 (arXiv 2511.14868; snap-research/HTP)",
     "htp-query": "Ding, Huang et al. 2026",
+    "prompteol-icl": "Jiang et al. 2023 (arXiv 2307.16645; kongds/scaling_sentemb)",
 }

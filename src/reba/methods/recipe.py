@@ -14,6 +14,7 @@ from typing import Literal
 
 from reba.inputs.markers import htp_template
 from reba.inputs.templates import check_template, with_placeholder
+from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
@@ -64,7 +65,8 @@ class Recipe:
     - ``sparse``: PromptReps' sparse vector from the last position's logits (one input, read
       out at the last token);
     - ``moee``: MoEE's router weights of every MoE layer with the hidden state (one input,
-      read out at the last token; ``methods.moee``).
+      read out at the last token; ``methods.moee``);
+    - ``icl``: in-context PromptEOL's demonstration before each (PromptEOL) prompt.
     """
 
     inputs: tuple[Input, ...]
@@ -76,6 +78,7 @@ class Recipe:
     embedfilter: EmbedFilter | None = None
     sparse: SparseLogits | None = None
     moee: RouterWeights | None = None
+    icl: InContext | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -91,11 +94,19 @@ class Recipe:
                 "it is not defined on the plain repetition input (use a prompt method, e.g. "
                 "prompteol)"
             )
-        if isinstance(self.intervention, TokenPrepending):
+        if self.icl is not None:
+            if len(self.prompts) != len(self.inputs):
+                raise ValueError(
+                    "in-context demonstrations go before a prompt (PromptEOL's), not the plain "
+                    "repetition input"
+                )
             for prompt in self.prompts:
+                self.icl.template(prompt.template)  # raises unless it is PromptEOL's
+        if isinstance(self.intervention, TokenPrepending):
+            for prompt in self.input_specs():
                 with_placeholder(prompt.template)  # raises if there is no quote to put <PST> before
         if isinstance(self.intervention, HierarchicalTokenPrepending):
-            for prompt in self.prompts:
+            for prompt in self.input_specs():
                 htp_template(prompt.template)  # raises unless there is exactly one text slot
 
         if self.sparse is not None:
@@ -131,6 +142,12 @@ class Recipe:
                 "MoEE (moee) does not combine with the read-outs through the LM head "
                 "(embedfilter, sparse): its vector holds router weights, not a hidden state"
             )
+
+    def input_specs(self) -> tuple[Input, ...]:
+        """The inputs as the model sees them (with the demonstration, if any)."""
+        if self.icl is None:
+            return self.inputs
+        return tuple(Prompt(self.icl.template(p.template), p.whole) for p in self.prompts)
 
     @property
     def prompts(self) -> tuple[Prompt, ...]:

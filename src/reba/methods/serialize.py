@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
@@ -25,8 +26,13 @@ from reba.methods.recipe import Prompt, Recipe, Repetition
 INTERVENTION_TYPES = {
     cls.name: cls for cls in (TokenPrepending, ContrastivePrompting, HierarchicalTokenPrepending)
 }
-# Recipe fields by name
-HEAD_PARTS = {"embedfilter": EmbedFilter, "sparse": SparseLogits, "moee": RouterWeights}
+# Recipe fields by name: read-outs through the LM head, MoEE, in-context's demonstration
+HEAD_PARTS = {
+    "embedfilter": EmbedFilter,
+    "sparse": SparseLogits,
+    "moee": RouterWeights,
+    "icl": InContext,
+}
 _RECIPE_KEYS = (
     "inputs",
     "readout",
