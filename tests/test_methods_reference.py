@@ -17,9 +17,16 @@ TEXTS = [
     "我们去银行取钱。",
 ]
 PROMPT_PRESETS = [  # read-outs through the LM head: tests/test_heads_reference.py; MoEE
-    name  # (mixture-of-experts models only): tests/test_moee.py
+    # (mixture-of-experts models only): tests/test_moee.py; HTP and in-context PromptEOL:
+    # tests/test_htp_reference.py, tests/test_icl.py
+    name
     for name, recipe in PRESETS.items()
-    if recipe.prompts and recipe.embedfilter is None and recipe.sparse is None and not recipe.moee
+    if recipe.prompts
+    and recipe.embedfilter is None
+    and recipe.sparse is None
+    and not recipe.moee
+    and recipe.icl is None
+    and getattr(recipe.intervention, "name", None) != "htp"
 ]
 COMBINATIONS = [
     "prompteol+reba",
