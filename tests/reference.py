@@ -193,12 +193,24 @@ def token_prepending(model, tokenizer, template, text, layer, start, end, seed=0
     <PST> is overwritten with the last token's. Returns H of ``layer`` and S (or None), and
     the text slots."""
     ids, slots, *_, where = prompt_input(tokenizer, template, text, pst=True)
+    rows = {where: pst_row(model, seed)}
+    states, S = layers_by_hand(model, ids, rows, [(where, len(ids) - 1)], start, end, attention)
+    return states[layer][0].double(), S, slots
+
+
+@torch.no_grad()
+def layers_by_hand(model, ids, rows, copies, start, end, attention=False):
+    """Every hidden state (list) of ``ids`` with input rows ``rows`` ({position: vector})
+    replaced, and before each decoder layer i in [start, end) the state at each target of
+    ``copies`` ([(target, source)]) set to the source's (the previous layer's output there);
+    and S = max (X + X^T)/2 over layers and heads (or None)."""
     family = _family(model)
     N = len(ids)
     safe = [i if i < model.config.vocab_size else 0 for i in ids]
     embed = model.wte if family == "gpt2" else model.embed_tokens
     h = embed(torch.tensor([safe]))
-    h[0, where] = pst_row(model, seed)
+    for position, vector in rows.items():
+        h[0, position] = vector
     pos = torch.arange(N)[None]
     causal = torch.full((N, N), torch.finfo(torch.float32).min).triu(1)[None, None]
     previous = model.config._attn_implementation
@@ -217,8 +229,9 @@ def token_prepending(model, tokenizer, template, text, layer, start, end, seed=0
         states = [h]
         for i, block in enumerate(layers):
             if start <= i < end:
-                h = h.clone()
-                h[0, where] = h[0, N - 1]
+                old, h = h, h.clone()
+                for target, source in copies:
+                    h[0, target] = old[0, source]
             h = _call_layer(model, family, block, i, h, pos, causal)
             states.append(h)
         states[-1] = (model.ln_f if family == "gpt2" else model.norm)(h)
@@ -226,11 +239,10 @@ def token_prepending(model, tokenizer, template, text, layer, start, end, seed=0
         for hook in hooks:
             hook.remove()
         model.set_attn_implementation(previous)
-    H = states[layer][0].double()
     if not attention:
-        return H, None, slots
+        return states, None
     X = torch.stack(attentions).double()  # L x H x N x N
-    return H, ((X + X.transpose(-1, -2)) / 2).amax(dim=(0, 1)), slots
+    return states, ((X + X.transpose(-1, -2)) / 2).amax(dim=(0, 1))
 
 
 def _call_layer(model, family, block, i, h, pos, causal):

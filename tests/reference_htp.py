@@ -1,7 +1,8 @@
 """Hierarchical Token Prepending written out naively (docs/methods-2026.md, HTP), for checking
 the fast path: one text at a time, the marker rows written into the token list by hand, the
-decoder layers run one by one with the copies done before each layer in a Python loop, full
-attention tensors for ReBA's read-outs. Nothing here is shared with the library.
+decoder layers run one by one with the copies done before each layer in a Python loop
+(``reference.layers_by_hand``, as for TP), full attention tensors for ReBA's read-outs.
+Nothing here is shared with the library.
 """
 
 from __future__ import annotations
@@ -82,71 +83,16 @@ def htp_input(tokenizer, template, text, whole=True, begin=True):
     return out, text_at, sentence_markers, begin_markers, sources
 
 
-@torch.no_grad()
-def htp_states(model, ids, sentence_markers, begin_markers, sources, start, end, seed, attention):
-    """Hidden states of every layer (list) and S = max (X + X^T)/2 (or None)."""
-    family = R._family(model)
-    N = len(ids)
-    embed = model.wte if family == "gpt2" else model.embed_tokens
-    h = embed(torch.tensor([[i if i < model.config.vocab_size else 0 for i in ids]]))
-    for p in sentence_markers:
-        h[0, p] = R.pst_row(model, seed)
-    for p in begin_markers:
-        h[0, p] = R.pst_row(model, seed + 1)
-    pos = torch.arange(N)[None]
-    causal = torch.full((N, N), torch.finfo(torch.float32).min).triu(1)[None, None]
-    previous = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    layers = model.h if family == "gpt2" else model.layers
-    attentions = []
-    hooks = [
-        (block.attn if family == "gpt2" else block.self_attn).register_forward_hook(
-            lambda m, args, out: attentions.append(out[1][0])
-        )
-        for block in layers
-    ]
-    try:
-        if family == "gpt2":
-            h = h + model.wpe(pos)
-        states = [h]
-        for i, block in enumerate(layers):
-            if start <= i < end:
-                h = h.clone()
-                old = h.clone()
-                for s, source in enumerate(sources):
-                    h[0, sentence_markers[s]] = old[0, source]
-                    if begin_markers:
-                        h[0, begin_markers[s]] = old[0, source]
-            h = R._call_layer(model, family, block, i, h, pos, causal)
-            states.append(h)
-        states[-1] = (model.ln_f if family == "gpt2" else model.norm)(h)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.set_attn_implementation(previous)
-    if not attention:
-        return states, None
-    X = torch.stack(attentions).double()
-    return states, ((X + X.transpose(-1, -2)) / 2).amax(dim=(0, 1))
-
-
 def htp(model, tokenizer, template, text, readout, layer, whole=True, begin=True, seed=0):
     """The HTP vector of ``text`` in ``template`` (default layers: 1 to 7 of 32, scaled)."""
     start, end = 1, max(2, R.scaled(model, 7))
     ids, text_at, sentence_markers, begin_markers, sources = htp_input(
         tokenizer, template, text, whole, begin
     )
-    states, S = htp_states(
-        model,
-        ids,
-        sentence_markers,
-        begin_markers,
-        sources,
-        start,
-        end,
-        seed,
-        attention=readout.startswith("reba"),
-    )
+    rows = {p: R.pst_row(model, seed) for p in sentence_markers}
+    rows.update({p: R.pst_row(model, seed + 1) for p in begin_markers})
+    copies = list(zip(sentence_markers, sources)) + list(zip(begin_markers, sources))
+    states, S = R.layers_by_hand(model, ids, rows, copies, start, end, readout.startswith("reba"))
     H = states[layer][0].double()
     N = len(ids)
     if readout == "mean":

@@ -133,3 +133,11 @@ def test_smollm2_htp_matches_reference(smollm2):
     for name in ("htp", "prompteol+htp"):
         got = reba.Embedder(smollm2, method=name).encode(TEXTS[:2], batch_size=2)
         assert_close(got, reference(smollm2, name, TEXTS[:2]))
+
+
+def test_explain_marks_the_markers_and_gives_them_no_weight(tiny):
+    [one] = reba.Embedder(tiny, method="htp").explain(TEXTS[0]).inputs
+    marked = [i for i, s in enumerate(one.segments) if s == "placeholder"]
+    assert len(marked) == 6  # three sentences: three <PST>, three <B-PST>
+    assert all(one.weights[i] == 0 for i in marked)
+    assert sum(one.weights) == pytest.approx(1.0, abs=1e-6)

@@ -38,8 +38,8 @@ class ExplainedInput:
     starts a character finished by the next one); ``segments``: per token ``"special"`` (a
     repetition's prefix such as BOS), ``"copy N"`` (the N-th copy of the text, 1-based),
     ``"template"`` (a prompt's own tokens), ``"text"`` (the text inside a prompt) or
-    ``"placeholder"`` (Token Prepending's extra token); ``word``: positions of the word's
-    tokens (word level); ``weights``: the read-out's pooling weights, summing to 1.
+    ``"placeholder"`` (Token Prepending's extra token, HTP's markers); ``word``: positions of
+    the word's tokens (word level); ``weights``: the read-out's pooling weights, summing to 1.
     """
 
     ids: list[int]
@@ -161,8 +161,9 @@ def segments(item: PreparedInput, repetition: bool) -> list[str]:
     marks = ["special" if repetition else "template"] * item.length
     for n, (start, end) in enumerate(item.slots):
         marks[start:end] = [f"copy {n + 1}" if repetition else "text"] * (end - start)
-    if item.placeholder is not None:
-        marks[item.placeholder] = "placeholder"
+    for position in (item.placeholder, *item.markers):  # TP's row, HTP's marker rows
+        if position is not None:
+            marks[position] = "placeholder"
     return marks
 
 
