@@ -197,7 +197,7 @@ def stages(methods: Sequence[str]) -> list[list[str]]:
     groups: dict[tuple, list[str]] = {}
     for name in methods:
         recipe = parse_method(name.removesuffix("+prefix")).recipe
-        groups.setdefault((recipe.inputs, recipe.intervention), []).append(name)
+        groups.setdefault((recipe.input_specs(), recipe.intervention), []).append(name)
     return list(groups.values())
 
 
