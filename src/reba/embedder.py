@@ -172,6 +172,10 @@ class Embedder:
             hidden, width = self.lm.dimension, self.dimension
             out["moee"] = {**dataclasses.asdict(recipe.moee), "hidden": hidden}
             out["moee"].update(routing=width - hidden, **recipe.moee.statistics_digest())
+        if recipe.icl is not None:  # the demonstration and the pool it came from
+            demo = recipe.icl.demonstration()
+            out["icl"] = {**dataclasses.asdict(recipe.icl), **recipe.icl.pool_digest()}
+            out["icl"].update(sentence=demo.sentence, word=demo.word)
         return out
 
     # --- embedding ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 the choice maximises the dev score recomputed here from Embedder vectors, and the reported
 score is the test half's at that choice."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -12,8 +13,9 @@ import reba
 from reba.eval import splits
 from reba.eval.runner import Sweep, run_sweep
 from reba.eval.tasks import load_task
+from reba.inputs.demonstrations import load_pool
 
-DEMOS = (16, 59, 124, 161)
+DEMOS = (3, 9, 16, 27)  # lines of reba's pool
 PAIRS = [
     ("A man is playing a guitar.", "A man plays the guitar.", 5.0),
     ("A dog runs in the park.", "A cat sleeps on the sofa.", 0.5),
@@ -66,7 +68,8 @@ def test_dev_half_chooses_the_demonstration(lm, toy, tmp_path):
     task = load_task(toy, "en_toy")
 
     def sts(rows, demo):
-        emb = reba.Embedder(lm, method=f"prompteol+icl[demo={demo}]")
+        name = f"prompteol+icl[demo={demo}]" if demo else "prompteol-icl"
+        emb = reba.Embedder(lm, method=name)
         a, b = emb.encode([r["s1"] for r in rows]), emb.encode([r["s2"] for r in rows])
         cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
         return spearmanr(cos, [r["score"] for r in rows]).statistic
@@ -80,4 +83,27 @@ def test_dev_half_chooses_the_demonstration(lm, toy, tmp_path):
     assert chosen["layer"] == -1
     got = dev_row["scores"]["en_toy"]["value"]
     assert got == pytest.approx(sts(test, chosen["demo"]), abs=1e-6)
-    assert fixed["scores"]["en_toy"]["value"] == pytest.approx(sts(test, 59), abs=1e-6)
+    assert chosen["pool_sha256"] == load_pool().sha256
+    assert fixed["scores"]["en_toy"]["value"] == pytest.approx(sts(test, 0), abs=1e-6)
+
+
+LINES = [
+    'This_sentence_:_"A_kettle_whistles_on_the_stove."_means_in_one_word:"Boiling".This_sentence_:_"*sent_0*"_means_in_one_word:"',  # noqa: E501
+    'This_sentence_:_"Two_dogs_chase_a_ball."_means_in_one_word:"Play".This_sentence_:_"*sent_0*"_means_in_one_word:"',  # noqa: E501
+]
+
+
+def test_dev_demos_are_lines_of_the_pool_given(lm, toy, tmp_path):
+    """A user's pool (icl[pool=PATH]): the candidates are its lines, the range its size."""
+    path = tmp_path / "pool.txt"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    method = f"prompteol-icl[pool={path}]"
+    sweep = Sweep((method,), dev=True)  # no --dev-demos: the whole pool (2 lines)
+    doc = run_sweep(lm, ["en_toy"], toy, sweep, cache_path=tmp_path / "c.sqlite")
+    dev_row = next(r for r in doc["rows"] if r.get("selection") == "dev")
+    chosen = dev_row["chosen"]["en_toy"]
+    assert chosen["demo"] in (1, 2)
+    assert chosen["pool_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="a line 1..2 of the pool"):
+        run_sweep(lm, ["en_toy"], toy, Sweep((method,), dev=True, dev_demos=(1, 3)),
+                  cache_path=tmp_path / "d.sqlite")  # fmt: skip

@@ -69,8 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dev-demos",
         default=None,
-        help="with dev: the in-context demonstrations (lines of the pool) prompteol-icl chooses "
-        "among, e.g. 1-20 (default: all 300; one forward pass per demonstration and text)",
+        help="with dev: the in-context demonstrations (lines of the method's pool: reba's own, "
+        "or icl[pool=PATH]) prompteol-icl chooses among, e.g. 1-20 (default: the whole pool; "
+        "one forward pass per demonstration and text)",
     )
     parser.add_argument(
         "--sample", type=int, default=None, help="at most this many rows per task file (seeded)"

@@ -46,7 +46,7 @@ class Sweep:
     layers: tuple[int | None, ...] = (None,)  # None: each method's own layer
     dev: bool = False  # also choose layer (and k) on each task's dev half
     dev_ks: tuple[int, ...] = ()  # candidate k when choosing (default: ks)
-    dev_demos: tuple[int, ...] = ()  # candidate demonstrations (pool lines; default: all)
+    dev_demos: tuple[int, ...] = ()  # candidate demonstrations (lines of the method's pool)
     preprocess: str | None = None
     sample: int | None = None  # at most this many rows per task role, drawn with seed
     seed: int = 0
@@ -273,6 +273,7 @@ class Scorer:
             chosen[task.name] = {"k": pick.k, "layer": prints[pick]["layer"], "dev": on_dev[pick]}
             if "icl" in prints[pick]:
                 chosen[task.name]["demo"] = prints[pick]["icl"]["demo"]
+                chosen[task.name]["pool_sha256"] = prints[pick].get("pool_sha256")
         first = configs[0]
         name = parse_method(method).name
         label = f"{name}{'/prefix' if prefix else ''} @dev"

@@ -3,7 +3,7 @@
 Candidates: the layers at about 1/3, 1/2, 2/3 and 5/6 of the depth, the top three, and the
 method's own; each task's dev half (``reba.eval.splits``) picks the best, and the test half
 is reported at that choice. In-context PromptEOL chooses its demonstration instead (every
-line of the pool, or those given), at its own layer: one forward pass per demonstration.
+line of the method's pool, or those given), at its own layer: one forward pass per demonstration.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from reba.inputs.demonstrations import pool
+from reba.inputs.demonstrations import load_pool
 from reba.methods import EmbeddingConfig, parse_method
 from reba.methods.parse import canonical_name, split_parts
 
@@ -25,12 +25,12 @@ def dev_layers(depth: int) -> list[int]:
 
 
 def demonstration_configs(cfg: EmbeddingConfig, lines: Sequence[int]) -> list[EmbeddingConfig]:
-    """``cfg`` (a method with a demonstration) with each demonstration of ``lines`` (empty:
-    the whole pool) in its place, at the method's own layer."""
+    """``cfg`` (a method with a demonstration) with each demonstration of ``lines`` (lines of
+    the method's pool; empty: the whole pool) in its place, at the method's own layer."""
     recipe = parse_method(cfg.method).recipe
-    base = split_parts(cfg.method)[0]
+    base = split_parts(parse_method(cfg.method).name)[0]  # canonical: a plain base first
     out = []
-    for line in lines or range(1, len(pool()) + 1):
+    for line in lines or range(1, len(load_pool(recipe.icl.pool)) + 1):
         with_line = dataclasses.replace(recipe, icl=dataclasses.replace(recipe.icl, demo=line))
         out.append(dataclasses.replace(cfg, method=canonical_name(base, with_line), layer=None))
     return out

@@ -92,6 +92,7 @@ class Method:
             "intervention": describe_intervention(recipe.intervention),
             **describe_heads(recipe),  # only when present: older methods keep their keys
             **(recipe.moee.statistics_digest() if recipe.moee is not None else {}),
+            **(recipe.icl.pool_digest() if recipe.icl is not None else {}),
         }
 
     def dimension(self, width: int) -> int:

@@ -109,7 +109,8 @@ PRESETS: dict[str, Recipe] = {
     "htp-query": prompts(T.HTP_QUERY, whole=False, readout="mean", layer=-2,
                          intervention=HierarchicalTokenPrepending(),
                          about="HTP's query prompt: TP per sentence, mean, layer -2"),
-    # In-context PromptEOL: one demonstration of the authors' pool before PromptEOL's prompt
+    # In-context PromptEOL: the authors' README demonstration (a citation, built in) before
+    # PromptEOL's prompt
     "prompteol-icl": prompts(T.PROMPTEOL, icl=InContext(),
                              about="in-context PromptEOL: one demonstration, last token"),
 }
