@@ -73,7 +73,7 @@ def test_pool_file_input_string_is_the_line(pool_file, line):
 @pytest.mark.parametrize(
     "content, message",
     [
-        (OWN_LINES[0] + "\nThis sentence : \"x\" means in one word:\"y\".\n", "line 2: not a"),
+        (OWN_LINES[0] + '\nThis sentence : "x" means in one word:"y".\n', "line 2: not a"),
         (OWN_LINES[0] + "\n\n" + OWN_LINES[1] + "\n", "line 2: not a"),
         ("", "the file is empty"),
     ],

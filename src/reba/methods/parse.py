@@ -168,8 +168,8 @@ def _modifiers(name: str, parts: list[str]):
                 f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
                 f"({', '.join(READOUTS)}), interventions ({', '.join(INTERVENTIONS)}, e.g. "
                 f"cp[alpha=2]), read-outs through the LM head (embedfilter, sparse, e.g. "
-                f"embedfilter[ratio=4]), router weights (moee), a demonstration (icl[demo=N,pool=PATH]) "
-                f"or tokenizations ({', '.join(TOKENIZATIONS)})"
+                f"embedfilter[ratio=4]), router weights (moee), a demonstration "
+                f"(icl[demo=N,pool=PATH]) or tokenizations ({', '.join(TOKENIZATIONS)})"
             )
     return readout, intervention, tokenization, heads
 
