@@ -29,7 +29,6 @@ from reba.inputs.templates import SLOT
 
 OWN_POOL = "demonstrations.txt"  # reba's pool, in reba.inputs/data
 AUTHORS_SHA256 = "92c3a40dbd756c14abaf97266543843bb8bd1365ef21d020ccc48a40667d8777"
-AUTHORS_LINES = 300
 AUTHORS_CHOICES = {  # lines of the authors' icl_examples.txt (kongds/scaling_sentemb @ 8567aa0)
     "opt-125m": 16,
     "opt-350m": 18,

@@ -5,6 +5,7 @@ it on PromptEOL's template only; reba refuses other templates.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from reba.inputs.demonstrations import README_DEMONSTRATION, Demonstration, load_pool
@@ -26,6 +27,8 @@ class InContext:
     params = {"demo": int, "pool": str}  # e.g. prompteol+icl[demo=16,pool=icl_examples.txt]
 
     def __post_init__(self) -> None:
+        if isinstance(self.pool, os.PathLike):
+            object.__setattr__(self, "pool", os.fspath(self.pool))
         if not isinstance(self.pool, str) or any(c in self.pool for c in ",[]"):
             raise ValueError(
                 f"icl: pool must be a file path without , [ or ] (so that a method name can "
