@@ -5,8 +5,8 @@ returns, and what every entry point (``reba embed/serve/export/eval --config FIL
 integrations) loads, so that the keyword list is written once. It is saved as JSON with a
 schema name and version::
 
-    {"schema": "reba.embedder-config", "version": 2, "model": "gemma-3-270m",
-     "method": "reba", "k": 2, "layer": null, ..., "recipe": null}
+    {"schema": "reba.embedder-config", "version": 3, "model": "gemma-3-270m",
+     "method": "reba", "k": 2, "layer": null, ..., "recipe": null, "postprocess": null}
 
 A custom method (a :class:`reba.methods.Recipe` registered under a name) travels with its
 configuration: ``recipe`` holds its full content (inputs and templates, read-out, layer,
@@ -14,7 +14,13 @@ intervention; ``reba.methods.serialize``), and loading the file registers it und
 base name, so ``mine`` or ``mine+reba`` works in a process that never defined it. A name
 already registered here with another recipe is refused, never silently replaced.
 
-Versions. Version 2 added ``recipe``; version 1 files (without it) load unchanged. The rules:
+Post-processing (mean removal, all-but-the-top, whitening) fitted on the configuration's own
+vectors travels as ``postprocess``: a reference to the saved state (kind, params, sha256 digest
+and folder; ``reba.postprocess.reference``), verified when an ``Embedder`` is built from it. A
+relative folder is relative to the configuration file (``load`` resolves it).
+
+Versions. Version 3 added ``postprocess``, version 2 ``recipe``; version 1 and 2 files (without
+them) load unchanged. The rules:
 a new field with a default that keeps old behaviour bumps the version and old files keep
 loading (the field takes its default); a removed, renamed or re-interpreted field bumps it and
 ``from_dict`` either converts the old form or refuses it with a message saying what to change.
@@ -35,9 +41,10 @@ from typing import Any
 from reba.methods.recipe import Recipe
 from reba.methods.serialize import recipe_from_dict, recipe_to_dict
 from reba.models.registry import DEFAULT_MODEL
+from reba.postprocess.reference import PostprocessRef
 
 SCHEMA = "reba.embedder-config"
-SCHEMA_VERSION = 2  # 2: "recipe" (custom methods); 1: the first fields
+SCHEMA_VERSION = 3  # 3: "postprocess"; 2: "recipe" (custom methods); 1: the first fields
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -53,7 +60,9 @@ class EmbedderConfig:
     - ``max_length``: longest model input in tokens (``None``: the model's);
     - ``dtype``: ``float32``, ``bfloat16``, ``float16`` (``None``: reba's choice for the device);
     - ``recipe``: the full recipe of a custom (registered) base method; filled in from this
-      process's registry when ``method`` names one, ``None`` for the presets.
+      process's registry when ``method`` names one, ``None`` for the presets;
+    - ``postprocess``: a fitted post-processing state applied to every vector after the
+      read-out, before any normalisation (``Embedder.fit``, ``reba fit``); ``None``: none.
     """
 
     model: str = DEFAULT_MODEL
@@ -65,10 +74,13 @@ class EmbedderConfig:
     max_length: int | None = None
     dtype: str | None = None
     recipe: Recipe | None = None
+    postprocess: PostprocessRef | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.recipe, dict):
             object.__setattr__(self, "recipe", recipe_from_dict(self.recipe))
+        if isinstance(self.postprocess, dict):
+            object.__setattr__(self, "postprocess", PostprocessRef.from_dict(self.postprocess))
         _attach_recipe(self)
         errors = list(_field_errors(self))
         if errors:
@@ -79,6 +91,8 @@ class EmbedderConfig:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         if self.recipe is not None:
             fields["recipe"] = recipe_to_dict(self.recipe)
+        if self.postprocess is not None:
+            fields["postprocess"] = self.postprocess.to_dict()
         return {"schema": SCHEMA, "version": SCHEMA_VERSION, **fields}
 
     @classmethod
@@ -126,7 +140,10 @@ class EmbedderConfig:
             raise FileNotFoundError(f"configuration file not found: {path}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not a JSON configuration ({err})") from None
-        return cls.from_dict(data, source=str(path))
+        config = cls.from_dict(data, source=str(path))
+        if config.postprocess is not None:  # a relative state folder is the file's neighbour
+            config = config.replace(postprocess=config.postprocess.resolved(path.parent))
+        return config
 
     def replace(self, **changes: Any) -> EmbedderConfig:
         return dataclasses.replace(self, **changes)
@@ -210,3 +227,5 @@ def _field_errors(config: EmbedderConfig):
         yield f"preprocess must be one of {sorted(PREPROCESSORS)}, got {config.preprocess!r}"
     if config.dtype is not None and config.dtype not in DTYPES:
         yield f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}"
+    if config.postprocess is not None and not isinstance(config.postprocess, PostprocessRef):
+        yield f"postprocess must be a reference to a saved state, got {config.postprocess!r}"

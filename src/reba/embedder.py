@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from reba.methods import EmbeddingConfig, Level, Recipe, parse_method, register_
 from reba.methods.serialize import recipe_to_dict
 from reba.models import DEFAULT_MODEL, LoadedModel, load_model
 from reba.models.identity import model_digest
+from reba.postprocess import PostState
 
 
 class Embedder:
@@ -97,6 +99,7 @@ class Embedder:
             config = config.replace(model=self.lm.name)
         self.config = config.replace(dtype=_dtype_name(self.lm))
         self._validate()
+        self._post = self._load_postprocess()
 
     # --- configuration, readable -------------------------------------------------------------
     @property
@@ -123,7 +126,14 @@ class Embedder:
     @property
     def dimension(self) -> int:
         """The dense vectors' dimension (fewer than the model's with EmbedFilter; the hidden
-        state's plus the routing vector's with MoEE)."""
+        state's plus the routing vector's with MoEE; the state's output after post-processing,
+        e.g. a whitening to fewer dimensions)."""
+        if self._post is not None:
+            return self._post.dim_out
+        return self._base_dimension()
+
+    def _base_dimension(self) -> int:
+        """The recipe's vectors' dimension, before post-processing."""
         from reba.engine.embed import dimension
 
         return dimension(self.lm, self._method)
@@ -152,6 +162,7 @@ class Embedder:
             "dimension": self.dimension,
             "recipe": recipe,
             **self._describe_heads(),
+            **self._describe_postprocess(),
             "reba_version": __version__,
             "embedder_config": self.config.to_dict(),
         }
@@ -169,7 +180,7 @@ class Embedder:
         if recipe.sparse is not None:
             out["sparse"] = dataclasses.asdict(recipe.sparse)
         if recipe.moee is not None:  # reba.moee: the vector's layout and its statistics
-            hidden, width = self.lm.dimension, self.dimension
+            hidden, width = self.lm.dimension, self._base_dimension()
             out["moee"] = {**dataclasses.asdict(recipe.moee), "hidden": hidden}
             out["moee"].update(routing=width - hidden, **recipe.moee.statistics_digest())
         if recipe.icl is not None:  # the demonstration and the pool it came from
@@ -177,6 +188,52 @@ class Embedder:
             out["icl"] = {**dataclasses.asdict(recipe.icl), **recipe.icl.pool_digest()}
             out["icl"].update(sentence=demo.sentence, word=demo.word)
         return out
+
+    def _describe_postprocess(self) -> dict[str, Any]:
+        """The post-processing state (kind, params, digest, what it was fitted on), if any."""
+        if self._post is None:
+            return {}
+        meta = {k: v for k, v in self._post.meta().items() if k != "format"}
+        return {"postprocess": {**meta, "sha256": self.config.postprocess.sha256}}
+
+    # --- post-processing ---------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Iterable[str],
+        kind: str = "abtt",
+        *,
+        out: str | os.PathLike,
+        batch_size: int = 16,
+        **params: Any,
+    ) -> Embedder:
+        """Fit post-processing on the sentence vectors of ``texts`` (unlabelled), save the state
+        in the folder ``out``, and return an embedder (sharing this one's model) whose
+        configuration references it: ``kind`` is ``mean``, ``abtt`` (``k=``, ``projection=``)
+        or ``whitening`` (``dims=``). Fitted on the recipe's vectors after the read-out (after
+        EmbedFilter's projection), before normalisation; this embedder's own post-processing,
+        if any, is not applied first: the new state replaces it."""
+        from reba.postprocess import fit, save_state
+        from reba.postprocess.reference import PostprocessRef
+        from reba.postprocess.source import fit_source
+
+        texts = list(texts)
+        vectors = self._strict_base(texts, batch_size)
+        state = fit(kind, vectors, source=fit_source(self.lm, self._method, texts), **params)
+        save_state(state, out)
+        ref = PostprocessRef.of(state, Path(out).resolve())
+        return Embedder.from_config(self.config.replace(postprocess=ref), model=self.lm)
+
+    def _load_postprocess(self) -> PostState | None:
+        """The configuration's post-processing state, verified (digest, kind, dimension, and
+        what it was fitted on), or ``None``."""
+        from reba.postprocess.source import check_source
+
+        ref = self.config.postprocess
+        if ref is None:
+            return None
+        state = ref.load(dim=self._base_dimension())
+        check_source(state, self.lm, self._method, ref.path)
+        return state
 
     # --- embedding ---------------------------------------------------------------------------
     def encode(
@@ -239,8 +296,23 @@ class Embedder:
         """Like ``encode``/``encode_words`` but tolerant: bad items are reported, not raised.
 
         ``packing=True`` runs several short inputs per model row (``reba.packing``): faster on
-        unsorted groups of short texts, equal to float32 rounding.
+        unsorted groups of short texts, equal to float32 rounding. The configuration's
+        post-processing, if any, is applied before ``normalize``.
         """
+        if self._post is not None and level != "sentence":
+            raise ValueError(
+                f"post-processing ({self._post.kind}) is fitted on sentence vectors; embedding "
+                f"at level {level!r} with it is not supported (use a configuration without it)"
+            )
+        result = self._embed_base(items, level, batch_size, show_progress_bar, packing)
+        if self._post is not None:
+            result.embeddings = self._post.apply(result.embeddings)
+        if normalize:
+            result.embeddings = _normalize(result.embeddings)
+        return result
+
+    def _embed_base(self, items, level, batch_size, show_progress_bar, packing) -> EmbedResult:
+        """The recipe's vectors, before post-processing and normalisation."""
         result = embed_configs(
             self.lm,
             list(items),
@@ -251,9 +323,13 @@ class Embedder:
             show_progress_bar=show_progress_bar,
             packing=packing,
         )[self._method_config]
-        if normalize:
-            result.embeddings = _normalize(result.embeddings)
         return result
+
+    def _strict_base(self, texts: list[str], batch_size: int) -> np.ndarray:
+        result = self._embed_base(texts, "sentence", batch_size, None, False)
+        if result.failures:
+            raise items_error(result.failures)
+        return result.embeddings
 
     def truncated(self, items: Iterable[Any], *, level: Level = "sentence") -> list[int]:
         """The positions of ``items`` that ``embed`` would cut to fit ``max_length``, found by

@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reba.cli import demo, embed, evaluate, explain, export, fit_moee, info, report, serve, tune
+from reba.cli import (
+    demo,
+    embed,
+    evaluate,
+    explain,
+    export,
+    fit,
+    fit_moee,
+    info,
+    report,
+    serve,
+    tune,
+)
 from reba.cli.deps import check_command
 from reba.cli.logs import configure_cli_logging
 
@@ -20,6 +32,7 @@ COMMANDS = {
     "explain": explain,
     "tune": tune,
     "fit-moee": fit_moee,
+    "fit": fit,
 }
 
 

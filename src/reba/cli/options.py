@@ -18,8 +18,9 @@ from reba.config import EmbedderConfig
 from reba.methods import PRESETS
 from reba.models import DEFAULT_MODEL
 
-# The EmbedderConfig fields set by flags (recipe travels in files only).
-CONFIG_FLAGS = tuple(f.name for f in dataclasses.fields(EmbedderConfig) if f.name != "recipe")
+# The EmbedderConfig fields set by flags (recipe and postprocess travel in files only).
+FILE_ONLY = ("recipe", "postprocess")
+CONFIG_FLAGS = tuple(f.name for f in dataclasses.fields(EmbedderConfig) if f.name not in FILE_ONLY)
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

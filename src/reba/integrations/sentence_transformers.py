@@ -15,13 +15,18 @@ only imports :class:`RebaModule` from the installed ``reba``), and
 templates, backward attention and batching are reba's, and ``encode`` equals
 ``Embedder.encode`` to float32 rounding. A prompt (``encode_query``, ``prompt_name``) is put
 before the text, and the whole is what reba embeds (so it is repeated with the text).
-Folders written by reba 0.1 (the keywords without a schema) still load.
+Folders written by reba 0.1 (the keywords without a schema) still load. A configuration with
+post-processing (``Embedder.fit``, ``reba fit``) has its state copied into the folder
+(``postprocess/``, referenced relatively, digest checked on load); ``RebaModule`` applies it
+through ``Embedder.embed``, the one place every entry point applies it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ __all__ = ["CONFIG_FILE", "MODULE_FILE", "RebaModule", "export_st"]
 
 CONFIG_FILE = "reba_config.json"
 MODULE_FILE = "reba_st.py"
+POSTPROCESS_DIR = "postprocess"  # the post-processing state's folder inside an export
 SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 
 
@@ -120,11 +126,19 @@ class RebaModule(InputModule):
     def get_config_dict(self) -> dict[str, Any]:
         """The configuration file's content, the model as another process finds it."""
         config = self.embedder.config
-        return config.replace(model=loadable_reference(config.model)).to_dict()
+        config = config.replace(model=loadable_reference(config.model))
+        if config.postprocess is not None:  # saved next to the file (see save)
+            config = config.replace(postprocess=replace(config.postprocess, path=POSTPROCESS_DIR))
+        return config.to_dict()
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
         EmbedderConfig.from_dict(self.get_config_dict()).save(Path(output_path) / CONFIG_FILE)
         (Path(output_path) / MODULE_FILE).write_text(MODULE_SOURCE, encoding="utf-8")
+        ref = self.embedder.config.postprocess
+        target = Path(output_path) / POSTPROCESS_DIR
+        if ref is not None and Path(ref.path).resolve() != target.resolve():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(ref.path, target)
 
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> RebaModule:
@@ -137,6 +151,9 @@ class RebaModule(InputModule):
         if not data:
             raise ValueError(f"{model_name_or_path}: no {CONFIG_FILE}")
         config = EmbedderConfig.from_dict(_upgraded(data), source=CONFIG_FILE)
+        if config.postprocess is not None:  # relative to the folder, as EmbedderConfig.load
+            folder = cls.load_dir_path(model_name_or_path, subfolder=subfolder, **hub)
+            config = config.replace(postprocess=config.postprocess.resolved(folder))
         model_kwargs = kwargs.get("model_kwargs") or {}
         dtype = model_kwargs.get("dtype", model_kwargs.get("torch_dtype"))
         if dtype is not None:  # SentenceTransformer(..., model_kwargs={"dtype": ...}) wins
