@@ -92,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preprocess", choices=["senteval"], default=None, help="SentEval's STS preprocessing"
     )
+    parser.add_argument(
+        "--postprocess",
+        default="none",
+        help="sentence rows also with post-processing fitted on each task's own texts (all of "
+        "them, unlabelled): none, mean, abtt[:K], whitening[:DIMS], e.g. none,mean,abtt "
+        "(default: none)",
+    )
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     parser.add_argument("--data", required=True, help="data folder laid out like shared/data")
     parser.add_argument("--out", required=True, help="folder for results.json, .md and figures")
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     require("eval", "reba eval")  # before loading a model or embedding anything
     from reba.eval.grids import expand
+    from reba.eval.postprocess import parse_postprocess
     from reba.eval.publish import write_report
     from reba.eval.runner import Sweep, run_sweep, sweep_configs, write_results
     from reba.models import load_model
@@ -142,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         bootstrap=args.bootstrap,
         cost_texts=args.cost,
+        postprocess=parse_postprocess(args.postprocess),
     )
     lm = load_model(args.model, device=args.device, dtype=dtype)
     start = time.perf_counter()
@@ -186,6 +195,12 @@ def sweep_from_config(args: argparse.Namespace):
         flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
         raise ValueError(f"--config {args.config} sets {flags}; give one or the other")
     config = EmbedderConfig.load(args.config)
+    if config.postprocess is not None:
+        raise ValueError(
+            f"--config {args.config} holds a fitted post-processing state; reba eval fits its "
+            "own on each task's texts: use a configuration without it and --postprocess "
+            f"{config.postprocess.kind}"
+        )
     parsed = parse_method(config.method)
     args.model, args.preprocess, args.max_length = (
         config.model,

@@ -67,7 +67,7 @@ def _panel(ax, rows, task, key, header) -> None:
         if v is None:
             continue
         cfg = r["config"]
-        series = _series(cfg)
+        series = _series(cfg) + (f" pp-{r['postprocess']}" if r.get("postprocess") else "")
         if cfg["method"] in repeating:
             lines[series].append((cfg["k"], v))
         else:

@@ -10,6 +10,9 @@ row is scored on the test half, and each method gets one more row whose layer (a
 methods that repeat the text, number of copies) is chosen per task on the dev half; for
 in-context PromptEOL (a recipe with a demonstration) the dev half chooses the demonstration
 instead, at the method's own layer, as its authors do (``reba.eval.selection``).
+
+With ``Sweep.postprocess`` each sentence row is also scored with post-processing fitted on the
+task's own texts (``reba.eval.postprocess``); the cache holds the vectors before it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from reba.eval import selection, splits
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.costs import measure_costs
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
+from reba.eval.postprocess import NONE, postprocessed, pp_label
 from reba.eval.tasks import Task, load_task, load_task_specs
 from reba.methods import WORD_READOUTS, EmbeddingConfig, Level, parse_method
 from reba.models import LoadedModel, cache_dir
@@ -52,6 +56,7 @@ class Sweep:
     seed: int = 0
     bootstrap: int = 0  # resamples for each score's standard error (0: none)
     cost_texts: int = 0  # texts to time each sentence method on (0: no costs)
+    postprocess: tuple[str, ...] = (NONE,)  # sentence rows: none, mean, abtt[:k], whitening[:d]
 
 
 def sweep_configs(
@@ -119,7 +124,8 @@ def run_sweep(
             timings[f"{level}_inputs_embedded"] = embedded
             timings.update({f"{level}_{k}": v for k, v in forwards.as_dict().items()})
             start = time.perf_counter()
-            rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep.dev)
+            posts = sweep.postprocess if level == "sentence" else (NONE,)
+            rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep.dev, posts)
             timings[f"{level}_scoring_seconds"] = round(time.perf_counter() - start, 1)
     finally:
         cache.close()
@@ -148,12 +154,16 @@ def _dev_candidates(lm, sweep: Sweep, level: Level) -> dict[tuple, list[Embeddin
     return out
 
 
-def _rows(scorer, fixed, candidates, prints, tasks, dev: bool) -> list[dict]:
+def _rows(scorer, fixed, candidates, prints, tasks, dev: bool, posts=(NONE,)) -> list[dict]:
     if not dev:
-        return [scorer.row(cfg, prints[cfg], tasks) for cfg in fixed]
+        return [scorer.row(cfg, prints[cfg], tasks, post=p) for cfg in fixed for p in posts]
     halves = {t.name: {part: splits.split(t, part) for part in splits.PARTS} for t in tasks}
     test = [halves[t.name]["test"] for t in tasks]
-    rows = [scorer.row(cfg, prints[cfg], test, selection="fixed") for cfg in fixed]
+    rows = [
+        scorer.row(cfg, prints[cfg], test, selection="fixed", post=p)
+        for cfg in fixed
+        for p in posts
+    ]
     for (method, prefix), configs in candidates.items():
         rows.append(scorer.dev_row(method, prefix, configs, prints, tasks, halves))
     return rows
@@ -240,21 +250,28 @@ class Scorer:
         found = self.cache.get_many(keys)
         return {x: found[k] for x, k in zip(inputs, keys) if isinstance(found.get(k), np.ndarray)}
 
-    def score(self, fingerprint: dict, task: Task, part: Task | None = None, bootstrap=True):
+    def score(
+        self, fingerprint: dict, task: Task, part: Task | None = None, bootstrap=True, post=NONE
+    ):
+        """Score ``task`` (or its ``part``), with post-processing ``post`` fitted on the vectors
+        of all of the task's texts."""
         start = time.perf_counter()
+        vectors = postprocessed(self.vectors(fingerprint, task), post, task.name)
         score = evaluator_for(task.spec).score(
-            part or task, self.vectors(fingerprint, task), self.bootstrap if bootstrap else 0
+            part or task, vectors, self.bootstrap if bootstrap else 0
         )
         return _score_dict(score, time.perf_counter() - start)
 
-    def row(self, cfg, fingerprint, tasks, selection: str | None = None) -> dict:
+    def row(self, cfg, fingerprint, tasks, selection: str | None = None, post=NONE) -> dict:
         row = {
             "config": asdict(cfg),
-            "label": cfg.label(),
+            "label": pp_label(cfg.label(), post),
             "level": fingerprint["level"],
             "layer": fingerprint["layer"],
-            "scores": {t.name: self.score(fingerprint, t) for t in tasks},
+            "scores": {t.name: self.score(fingerprint, t, post=post) for t in tasks},
         }
+        if post != NONE:  # rows without it keep their old form
+            row["postprocess"] = post
         if selection:
             row["selection"] = selection
         return row
