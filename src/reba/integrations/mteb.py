@@ -264,6 +264,8 @@ def _config_name(embedder: Embedder) -> str:
         name += "-prefix"
     if embedder.max_length is not None:
         name += f"-max{embedder.max_length}"
+    if embedder.config.postprocess is not None:  # mteb keeps results per name
+        name += f"-pp-{embedder.config.postprocess.kind}-{embedder.config.postprocess.sha256[:8]}"
     return name
 
 

@@ -14,8 +14,9 @@ float32.
   of the un-embedding matrix;
 - ``files``: ``save_state``/``load_state``, a folder with a sha256 digest of the state.
 
-``FITTERS`` is the one registry of the fitted kinds, by name. None of this is wired into
-``Embedder``, the engine or the CLI yet (see docs/methods-2026.md, "wiring plan").
+``FITTERS`` is the one registry of the fitted kinds, by name. A configuration references a
+saved state (``reference.PostprocessRef``, ``EmbedderConfig.postprocess``); ``Embedder.fit`` and
+``reba fit`` make one, ``Embedder.embed`` applies it (docs/methods-2026.md, "as wired").
 """
 
 from reba.postprocess.abtt import fit_abtt
