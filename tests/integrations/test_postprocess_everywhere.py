@@ -242,3 +242,15 @@ def _with(ref, **changes):
     from dataclasses import replace
 
     return replace(ref, **changes)
+
+
+def test_reba_fit_refuses_bad_flags_and_bad_rows(tiny_dir, tmp_path, capsys):
+    from reba.cli.main import main
+
+    texts = tmp_path / "t.txt"
+    texts.write_text("one text\n\nthird text\n")  # row 1 is empty
+    base = ["fit", "--model", str(tiny_dir), "--input", str(texts), "--out", str(tmp_path)]
+    assert main([*base, "--kind", "mean", "--components", "2"]) == 2
+    assert "--components applies to --kind abtt, not mean" in capsys.readouterr().err
+    assert main([*base, "--kind", "abtt"]) == 2
+    assert "t.txt: row 1: empty text" in capsys.readouterr().err

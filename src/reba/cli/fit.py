@@ -73,6 +73,9 @@ def read_texts(path: str, field: str) -> list[str]:
     from reba.io.read import read_inputs
 
     records = read_inputs(path, field=field, id_field=None)
+    for row, text in zip(records.rows, records.items):
+        if not text.strip():
+            records.problems.setdefault(row, "empty text")
     if records.problems:
         row, problem = min(records.problems.items())
         raise ValueError(
