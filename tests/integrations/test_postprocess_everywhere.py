@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from parquet_outputs import parts, vectors
 from serve.processes import serve_process
+from tiny_models import CORPUS, make_model
 
 import reba
 from reba import Embedder, EmbedderConfig
@@ -32,16 +33,7 @@ from reba.postprocess import StateFileError
 pytest.importorskip("sentence_transformers", reason="the round trip includes reba[st]")
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-FIT_TEXTS = [
-    "The bank raised interest rates again this year.",
-    "We sat on the river bank and watched the boats.",
-    "A bat flew out of the cave at dusk.",
-    "He swung the bat and hit the ball over the fence.",
-    "我们去银行取钱，然后去河边散步。",
-    "这个苹果很甜，那家公司叫苹果。",
-    "Embeddings from causal language models miss what comes later.",
-    "Repetition lets early tokens see the whole sentence.",
-]
+FIT_TEXTS = list(dict.fromkeys(CORPUS))  # eight distinct texts, two languages
 TEXTS = ["The bank raised interest rates.", "我们去银行取钱。", "A bat flew out of the cave."]
 K = 2
 
@@ -164,8 +156,6 @@ def tiny_fit(tiny, tmp_path, kind="abtt", **params) -> Embedder:
 
 @pytest.fixture(scope="module")
 def llama():
-    from tiny_models import make_model
-
     return reba.wrap_model(*make_model("llama"), name="tiny-llama")
 
 
@@ -208,8 +198,6 @@ def test_a_state_of_another_embedding_or_model_is_refused(llama, tmp_path):
     embedder = tiny_fit(llama, tmp_path)
     with pytest.raises(StateFileError, match="another embedding.*method"):
         Embedder.from_config(embedder.config.replace(method="echo"), model=llama)
-    from tiny_models import make_model
-
     other = reba.wrap_model(*make_model("llama", seed=1), name="tiny-llama-1")
     with pytest.raises(StateFileError, match="fitted on vectors of 'tiny-llama'"):
         Embedder.from_config(embedder.config.replace(model=other.name), model=other)
