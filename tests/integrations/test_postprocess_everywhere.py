@@ -242,3 +242,26 @@ def test_reba_fit_refuses_bad_flags_and_bad_rows(tiny_dir, tmp_path, capsys):
     assert "--components applies to --kind abtt, not mean" in capsys.readouterr().err
     assert main([*base, "--kind", "abtt"]) == 2
     assert "t.txt: row 1: empty text" in capsys.readouterr().err
+
+
+def test_fitted_after_embedfilter_projection(tmp_path):
+    """EmbedFilter's read-out, then mean removal fitted on the projected vectors."""
+    from tiny_models import make_causal_lm
+
+    lm = reba.wrap_model(*make_causal_lm("llama"), name="tiny-llama-lm")
+    base = Embedder.from_config(EmbedderConfig(lm.name, "prompteol+embedfilter[keep=8]"), model=lm)
+    fitted = base.fit(FIT_TEXTS, "mean", out=tmp_path / "state")
+    assert fitted.dimension == base.dimension == 8
+    projected = base.encode(FIT_TEXTS).astype(np.float64)
+    same(fitted.encode(TEXTS), base.encode(TEXTS) - projected.mean(axis=0))
+
+
+def test_reba_embed_at_word_level_with_a_state_is_refused(llama, tmp_path, capsys):
+    from reba.cli.main import main
+
+    path = tiny_fit(llama, tmp_path).config.save(tmp_path / "c.json")
+    rows = tmp_path / "w.jsonl"
+    rows.write_text(json.dumps({"text": "The bank raised rates.", "word": "bank"}) + "\n")
+    argv = ["embed", "--config", str(path), "-i", str(rows), "-o", str(tmp_path / "o.npy")]
+    assert main([*argv, "--word-field", "word"]) == 2
+    assert "fitted on sentence vectors" in capsys.readouterr().err

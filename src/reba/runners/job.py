@@ -50,6 +50,11 @@ class EmbedJob:
         for name in ("batch_size", "shard_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+        if self.level == "word" and self.config.postprocess is not None:
+            raise ValueError(
+                "the configuration's post-processing was fitted on sentence vectors; word-level "
+                "embedding (--word-field/--span-field) with it is not supported"
+            )
         suffix = PurePosixPath(self.output).suffix.lower()
         if not self.writes_folder and suffix not in OUTPUT_FORMATS:
             raise ValueError(
