@@ -15,8 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from reba.cli.options import add_model_options, config_from_args
+from reba.postprocess import FITTERS
 
-HELP = "fit post-processing (mean, abtt, whitening) on texts; write it and a configuration"
+HELP = "fit post-processing (mean, abtt, whitening, zscore) on texts; write it and a configuration"
 STATE_DIR = "postprocess"
 CONFIG_NAME = "config.json"
 
@@ -29,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kind",
         required=True,
-        choices=["mean", "abtt", "whitening"],
+        choices=list(FITTERS),
         help="mean: mean removal; abtt: the mean and the top principal directions removed; "
-        "whitening: covariance made the identity",
+        "whitening: covariance made the identity; zscore: per-dimension z-scores",
     )
     parser.add_argument(
         "--components", type=int, default=None, help="abtt: directions removed (default: d/100)"
