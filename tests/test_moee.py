@@ -159,8 +159,8 @@ def test_cli_fits_statistics_and_embed_serve_use_them(tmp_path):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
-    argv = ["--model", str(folder), "--method", "moee-sum", "--texts", str(corpus)]
+    corpus.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    argv = ["--model", str(folder), "--method", "moee-sum", "--input", str(corpus)]
     done = subprocess.run(
         [sys.executable, "-m", "reba.cli.main", "fit-moee", *argv, "--out", str(tmp_path / "s")],
         capture_output=True,

@@ -81,7 +81,7 @@ def read_texts(path: str, field: str) -> list[str]:
         row, problem = min(records.problems.items())
         raise ValueError(
             f"{path}: row {row}: {problem} ({len(records.problems)} bad row(s) in all); "
-            "post-processing is fitted on every text or not at all"
+            "a fit uses every text or none"
         )
     return records.items
 
