@@ -26,6 +26,7 @@ import torch
 
 from reba.attention.eager import recording_eager
 from reba.attention.masks import LazyMask, additive
+from reba.attention.rerouting import Prefix
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +38,21 @@ QUERY_BLOCK = 512  # query rows per kernel call and per recomputation
 PRECISE_LSE = 32.0
 
 
-def recording_fused(recorder, module, query, key, value, attention_mask, **kwargs):
-    """An attention function: fused output, recomputed columns/rows folded into ``recorder``."""
+def recording_fused(
+    recorder, module, query, key, value, attention_mask, prefix: Prefix | None = None, **kwargs
+):
+    """An attention function: fused output, recomputed columns/rows folded into ``recorder``;
+    ``prefix``: KV re-routing's extra slots, put before each block's keys."""
     reason = unsupported(module, kwargs) or _device_problem(query)
     if reason or not isinstance(attention_mask, LazyMask):
         if reason:
             logger.debug("reba: %s uses eager attention: %s", type(module).__name__, reason)
-        return recording_eager(recorder, module, query, key, value, attention_mask, **kwargs)
+        return recording_eager(
+            recorder, module, query, key, value, attention_mask, prefix=prefix, **kwargs
+        )
     scale = kwargs.get("scaling")
     scale = query.shape[-1] ** -0.5 if scale is None else scale
-    output, lse = _attend(query, key, value, attention_mask, scale, recorder)
+    output, lse = _attend(query, key, value, attention_mask, scale, recorder, prefix)
     if recorder is not None and recorder.rows is not None:
         recorder.fold_rows(_rows(query, key, lse, attention_mask, scale, recorder.rows))
     if recorder is not None:
@@ -71,8 +77,9 @@ def _device_problem(query: torch.Tensor) -> str | None:
     return None if query.device.type in ("cpu", "cuda") else f"no fused kernel on {query.device}"
 
 
-def _attend(query, key, value, mask: LazyMask, scale: float, recorder):
-    """The layer's output and log-sum-exp, block by block, folding kept columns as it goes."""
+def _attend(query, key, value, mask: LazyMask, scale: float, recorder, prefix=None):
+    """The layer's output and log-sum-exp, block by block, folding kept columns as it goes
+    (the log-sum-exp includes ``prefix``'s slots; kept columns are of text keys only)."""
     batch, heads, n, _ = query.shape
     output = torch.empty_like(query)
     lse = torch.empty(batch, heads, n, dtype=torch.float64, device=query.device)
@@ -86,6 +93,10 @@ def _attend(query, key, value, mask: LazyMask, scale: float, recorder):
         bias = additive(allowed[..., lo:hi], query.dtype)
         block = query[:, :, start:stop]
         k, v = key[:, :, lo:hi], value[:, :, lo:hi]
+        if prefix is not None:
+            k, v = torch.cat([prefix.key, k], dim=2), torch.cat([prefix.value, v], dim=2)
+            slots = prefix.bias[:, :, start:stop].to(bias.dtype)
+            bias = torch.cat([slots, bias.expand(slots.shape[0], -1, -1, -1)], dim=-1)
         out, block_lse = _grouped_kernel(block, k, v, bias, scale)
         if query.device.type == "cpu" and float(block_lse.abs().amax()) > PRECISE_LSE:
             wide = torch.float64

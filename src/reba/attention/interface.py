@@ -2,7 +2,8 @@
 
 ``reba_eager`` runs the model's own eager attention and records from its probabilities;
 ``reba_fused`` runs a fused kernel and recomputes only what ReBA needs (``fused.py``), with
-masks evaluated lazily (``masks.py``). Either records into the :class:`BackwardAttention`
+masks evaluated lazily (``masks.py``). Both take KV re-routing's prefix slots when it is
+active (``rerouting.py``). Either records into the :class:`BackwardAttention`
 active in the current context.
 """
 
@@ -17,6 +18,7 @@ from reba.attention.eager import recording_eager
 from reba.attention.fused import recording_fused
 from reba.attention.masks import lazy_mask
 from reba.attention.recorder import BackwardAttention
+from reba.attention.rerouting import active_prefix
 from reba.attention.transformers_internals import attn_implementation, masking_utils
 
 Path = Literal["fused", "eager"]
@@ -27,11 +29,17 @@ _registered = False
 
 
 def _eager(module, query, key, value, attention_mask, **kwargs):
-    return recording_eager(_active.get(), module, query, key, value, attention_mask, **kwargs)
+    prefix = active_prefix(module, key, value, query.dtype)
+    return recording_eager(
+        _active.get(), module, query, key, value, attention_mask, prefix=prefix, **kwargs
+    )
 
 
 def _fused(module, query, key, value, attention_mask, **kwargs):
-    return recording_fused(_active.get(), module, query, key, value, attention_mask, **kwargs)
+    prefix = active_prefix(module, key, value, query.dtype)
+    return recording_fused(
+        _active.get(), module, query, key, value, attention_mask, prefix=prefix, **kwargs
+    )
 
 
 def _register() -> None:

@@ -1,5 +1,6 @@
 """Batched forward passes that keep, per input, the hidden states and reduced attention its
-read-outs need, with Token Prepending or Contrastive Prompting applied when asked.
+read-outs need, with Token Prepending, Contrastive Prompting or KV re-routing applied when
+asked.
 
 Inputs are right-padded (a real token never sees the padding after it, so results do not
 depend on batch size or neighbours) or, with ``packing``, placed back to back in shared rows
@@ -23,6 +24,7 @@ from reba.attention import (
 )
 from reba.engine import forward_hooks as hooks
 from reba.engine.batching import batches, row_bytes
+from reba.engine.forward_kv import kv_rerouting
 from reba.engine.packing import packed_positions, packing_works
 from reba.engine.routers import router_logits
 from reba.inputs import PreparedInput
@@ -30,6 +32,7 @@ from reba.methods import (
     ContrastivePrompting,
     ForwardOutput,
     HierarchicalTokenPrepending,
+    KVRerouting,
     TokenPrepending,
 )
 from reba.models import LoadedModel
@@ -51,8 +54,16 @@ class ForwardPlan:
 
     layers: tuple[int, ...]  # hidden layers to keep
     attention: bool  # record backward attention
-    intervention: TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending | None = None
+    intervention: (
+        TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending | KVRerouting | None
+    ) = None
     routers: bool = False  # keep every MoE layer's router logits (MoEE)
+
+    @property
+    def reba_attention(self) -> bool:
+        """Whether the pass runs through reba's attention functions (for backward attention,
+        or for KV re-routing, which lives in them)."""
+        return self.attention or isinstance(self.intervention, KVRerouting)
 
 
 @torch.inference_mode()
@@ -64,7 +75,7 @@ def run_forward(
     packing: bool = False,
 ) -> Iterator[tuple[Request, ForwardOutput]]:
     """Yield each request with its forward output, batch by batch."""
-    path = backward_attention_path(lm.model) if plan.attention else None
+    path = backward_attention_path(lm.model) if plan.reba_attention else None
     if packing:  # causal models only: transformers derives packed masks for causal attention
         probe = partial(_attention_context, lm, path, BackwardAttention(None, None))
         packing = lm.causal and packing_works(lm.model, path or "sdpa", probe)
@@ -179,7 +190,8 @@ def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
     if path is not None and recorder.layers == 0:
         raise NotImplementedError(
             f"{type(lm.model).__name__} does not compute attention through transformers' "
-            "attention interface, so ReBA read-outs cannot see its attention probabilities"
+            "attention interface, so ReBA read-outs cannot see its attention probabilities "
+            "and KV re-routing (kv) cannot change it"
         )
     routing = router_logits(lm, out, *assembled.ids.shape) if plan.routers else None
     for at, col0, row0 in zip(placed, column_starts, row_starts):
@@ -203,6 +215,10 @@ def _inputs(lm, assembled: _Batch, plan: ForwardPlan, batch, stack) -> dict:
     if isinstance(intervention, ContrastivePrompting):
         reference = _auxiliary_reference(lm, batch, intervention)
         stack.enter_context(hooks.contrastive_prompting(lm.model, intervention, lasts, reference))
+    if isinstance(intervention, KVRerouting):
+        slots = [(at.b, at.span, at.offset + at.request.input.last) for at in assembled.placed]
+        shape = tuple(assembled.ids.shape)
+        stack.enter_context(kv_rerouting(lm.model, intervention, slots, shape, lm.device))
     return {"input_ids": assembled.ids}
 
 

@@ -85,6 +85,10 @@ PROMPTREPS_QUERY = (
 # mean over the text does not read)
 HTP_DOCUMENT = "{text}"
 HTP_QUERY = "Retrieve relevant document. Text:{text}"
+# KV-Embedding's compression prompts (arXiv 2601.01046) as secondary readings of the paper
+# give them: the paper's own text was not read (docs/methods-2026.md)
+KV_CONTEXT = "Context: {text} Compress the Context in one word:"
+KV_QUERY = "Query: {text} Compress the Query in one word:"
 
 
 @dataclass(frozen=True)

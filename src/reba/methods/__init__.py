@@ -2,6 +2,7 @@
 
 - ``recipe``: the parts (``Recipe``, ``Repetition``, ``Prompt``);
 - ``interventions``: Token Prepending and Contrastive Prompting, as data;
+- ``kv_rerouting``: KV-Embedding's key/value re-routing, as data;
 - ``presets``: each paper's setting under its name;
 - ``parse``: method names that combine parts (``pcot+reba``, ``ke+cp[alpha=2]``);
 - ``config``: a configuration checked for a level and a model;
@@ -11,6 +12,7 @@
 from reba.methods.config import EmbeddingConfig, Level, Method, check_config
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.parse import (
     base_methods,
     parse_method,
@@ -36,6 +38,7 @@ __all__ = [
     "EmbeddingConfig",
     "ForwardOutput",
     "HierarchicalTokenPrepending",
+    "KVRerouting",
     "Level",
     "Method",
     "Prompt",

@@ -2,8 +2,8 @@
 
     method      := base ("+" part)*
     part        := read-out | intervention | head | tokenization
-    read-out    := "mean" | "last" | "reba" | "reba-last"
-    intervention:= ("tp" | "cp" | "htp") [params]
+    read-out    := "mean" | "last" | "reba" | "reba-last" | "hybrid"
+    intervention:= ("tp" | "cp" | "htp" | "kv") [params]
     head        := ("embedfilter" | "sparse" | "moee") [params]
     demonstration := "icl" [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
@@ -30,6 +30,7 @@ from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.presets import PRESETS
 from reba.methods.recipe import READOUTS, Prompt, Recipe
@@ -38,6 +39,7 @@ INTERVENTIONS = {
     "tp": TokenPrepending,
     "cp": ContrastivePrompting,
     "htp": HierarchicalTokenPrepending,
+    "kv": KVRerouting,
 }
 # Optional parametrised parts held in Recipe fields of the same name
 HEADS = {
@@ -230,7 +232,9 @@ def canonical_name(base: str, recipe: Recipe) -> str:
         if type(default) is not type(recipe.intervention):
             default = type(recipe.intervention)()
         changed = _changed(default, recipe.intervention)
-        name += f"+{kind}" + (f"[{changed}]" if changed else "")
+        own = base_methods()[base].intervention  # a base with this part already (kv-embedding)
+        if changed or type(own) is not type(recipe.intervention):
+            name += f"+{kind}" + (f"[{changed}]" if changed else "")
     for kind, part in HEADS.items():
         value, default = getattr(recipe, kind), getattr(start, kind) or part()
         if value is not None and value != getattr(start, kind):

@@ -12,6 +12,7 @@ from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
 
@@ -113,6 +114,12 @@ PRESETS: dict[str, Recipe] = {
     # PromptEOL's prompt
     "prompteol-icl": prompts(T.PROMPTEOL, icl=InContext(),
                              about="in-context PromptEOL: one demonstration, last token"),
+    # KV-Embedding: the last token's key/value as a prefix slot in the middle layers, read
+    # as the mean of all positions averaged with the last token [paper not read]
+    "kv-embedding": prompts(T.KV_CONTEXT, readout="hybrid", intervention=KVRerouting(),
+                            about="KV-Embedding: last token's K/V re-routed as a prefix"),
+    "kv-embedding-query": prompts(T.KV_QUERY, readout="hybrid", intervention=KVRerouting(),
+                                  about="KV-Embedding's query prompt"),
 }
 # fmt: on
 
@@ -141,4 +148,7 @@ SOURCES = {
     "htp": "Ding, Huang et al. 2026 (arXiv 2511.14868; snap-research/HTP)",
     "htp-query": "Ding, Huang et al. 2026",
     "prompteol-icl": "Jiang et al. 2023 (arXiv 2307.16645; kongds/scaling_sentemb)",
+    "kv": "Tang & Yang 2026 (arXiv 2601.01046; paper not read)",
+    "kv-embedding": "Tang & Yang 2026 (arXiv 2601.01046; paper not read)",
+    "kv-embedding-query": "Tang & Yang 2026",
 }

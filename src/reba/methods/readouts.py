@@ -68,6 +68,8 @@ def _weights(readout, level, item, out, prefix_rows) -> torch.Tensor:
         return _backward_over(backward_rows(level, item, prefix_rows), item, out)
     if readout == "reba-last":
         return _backward_last(item, out)
+    if readout == "hybrid":  # (mean over all N positions + last token) / 2
+        return torch.full((item.length,), 1.0 / item.length) + _indicator(item.length, [item.last])
     raise ValueError(f"unknown read-out {readout!r}")
 
 

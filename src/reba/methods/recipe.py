@@ -18,10 +18,11 @@ from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 
-Readout = Literal["mean", "last", "reba", "reba-last"]
-READOUTS: tuple[Readout, ...] = ("mean", "last", "reba", "reba-last")
+Readout = Literal["mean", "last", "reba", "reba-last", "hybrid"]
+READOUTS: tuple[Readout, ...] = ("mean", "last", "reba", "reba-last", "hybrid")
 WORD_READOUTS: tuple[Readout, ...] = ("mean", "reba")
 
 
@@ -44,7 +45,7 @@ class Prompt:
 
 
 Input = Repetition | Prompt
-Intervention = TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending
+Intervention = TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending | KVRerouting
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,11 @@ class Recipe:
     - ``readout``: ``mean`` (of the last occurrence of the text, or of the word's tokens in
       it), ``last`` (the last token), ``reba`` (backward-attention weights summed over the
       first occurrence's rows, or the word's), ``reba-last`` (the last row of backward
-      attention);
+      attention), ``hybrid`` (KV-Embedding: the average of the mean over every position of
+      the input, prompt included, and the last token);
     - ``layer``: the hidden layer read (Hugging Face indexing, -1 = last, -2 = penultimate);
-    - ``intervention``: none, Token Prepending, Contrastive Prompting or hierarchical Token
-      Prepending (HTP);
+    - ``intervention``: none, Token Prepending, Contrastive Prompting, hierarchical Token
+      Prepending (HTP) or KV re-routing (the last one also on the repetition input);
     - ``repeats``/``default_k``: whether the text may be repeated k times (repetition only);
     - ``embedfilter``: EmbedFilter's projection of the dense vector (any read-out);
     - ``sparse``: PromptReps' sparse vector from the last position's logits (one input, read
@@ -88,7 +90,10 @@ class Recipe:
             raise ValueError(f"unknown read-out {self.readout!r}; read-outs: {', '.join(READOUTS)}")
         if self.repeats and not all(isinstance(i, Repetition) for i in self.inputs):
             raise ValueError("only a repetition input can repeat the text k times")
-        if self.intervention is not None and not all(isinstance(i, Prompt) for i in self.inputs):
+        prompt_only = self.intervention is not None and not isinstance(
+            self.intervention, KVRerouting
+        )
+        if prompt_only and not all(isinstance(i, Prompt) for i in self.inputs):
             raise ValueError(
                 f"{type(self.intervention).__name__} changes the forward pass of a prompt; "
                 "it is not defined on the plain repetition input (use a prompt method, e.g. "

@@ -5,10 +5,10 @@
      "repeats": false, "default_k": 1, "description": "..."}
 
 An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
-or its type (``tp``, ``cp``) with every parameter; ``embedfilter``, ``sparse`` (read-outs
-through the LM head) and ``moee`` appear only when the recipe has them, with every parameter.
-The same pieces are the recipe's part of a method's fingerprint (cache keys, provenance), so what is
-saved is what is compared.
+or its type (``tp``, ``cp``, ``kv``) with every parameter; ``embedfilter``, ``sparse``
+(read-outs through the LM head) and ``moee`` appear only when the recipe has them, with every
+parameter. The same pieces are the recipe's part of a method's fingerprint (cache keys,
+provenance), so what is saved is what is compared.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from reba.methods.demonstration import InContext
 from reba.methods.heads import EmbedFilter, SparseLogits
 from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
+from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Prompt, Recipe, Repetition
 
 INTERVENTION_TYPES = {
-    cls.name: cls for cls in (TokenPrepending, ContrastivePrompting, HierarchicalTokenPrepending)
+    cls.name: cls
+    for cls in (TokenPrepending, ContrastivePrompting, HierarchicalTokenPrepending, KVRerouting)
 }
 # Recipe fields by name: read-outs through the LM head, MoEE, in-context's demonstration
 HEAD_PARTS = {
