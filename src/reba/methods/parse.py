@@ -87,6 +87,12 @@ def parse_method(name: str) -> ParsedMethod:
         raise ValueError(_unknown(parts[0], bases))
     readout, intervention, tokenization, heads = _modifiers(name, parts[1:])
     recipe = _start(parts[0], intervention)
+    own = recipe.intervention
+    if intervention is not None and own is not None and type(own).name != intervention[0]:
+        raise ValueError(
+            f"method {name!r}: {parts[0]} already has an intervention ({type(own).name}); "
+            "at most one intervention (tp, cp or kv) per recipe"
+        )
     changes: dict[str, object] = {} if readout is None else {"readout": readout}
     try:
         if intervention is not None:

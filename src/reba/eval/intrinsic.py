@@ -1,0 +1,82 @@
+"""Label-free layer choice by intrinsic dimension (KV-Embedding's criterion).
+
+The TwoNN estimator (Facco et al. 2017, Sci. Rep. 7:12140): for each point, ``mu`` is the
+ratio of the distances to its second and first nearest neighbours; under local uniformity
+``mu`` is Pareto with exponent ``d``, whose maximum-likelihood estimate is
+``d = n / sum(log mu)``. KV-Embedding (arXiv 2601.01046) re-routes keys and values where the
+intrinsic dimension of the representations is lowest (the layers where meaning is most
+compressed), skipping the first layers. Only texts are needed, never labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from reba.engine import embed_configs
+from reba.methods import EmbeddingConfig, KVRerouting
+from reba.models import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+
+def twonn(points: np.ndarray) -> float:
+    """TwoNN's maximum-likelihood intrinsic dimension of ``points`` (n x D, Euclidean).
+
+    Points whose nearest neighbour is at distance 0 (duplicates) are left out, as the ratio
+    is undefined there; fewer than 3 usable points is refused."""
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"TwoNN needs at least 3 points as an (n, D) array, got shape {x.shape}")
+    squared = (x * x).sum(axis=1)
+    d2 = np.maximum(squared[:, None] + squared[None, :] - 2.0 * (x @ x.T), 0.0)
+    np.fill_diagonal(d2, np.inf)
+    nearest = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
+    usable = nearest[:, 0] > 0
+    if usable.sum() < 3:
+        raise ValueError("TwoNN: fewer than 3 points have a nearest neighbour at distance > 0")
+    log_mu = np.log(nearest[usable, 1] / nearest[usable, 0])
+    total = float(log_mu.sum())
+    return math.inf if total == 0 else float(usable.sum()) / total
+
+
+def layer_profile(
+    lm: LoadedModel, texts: Sequence[str], method: str = "prompteol", batch_size: int = 16
+) -> list[float]:
+    """TwoNN dimension of ``method``'s vectors of ``texts`` at every hidden layer
+    ``0..depth`` (``hidden_states[l]``, the input of decoder layer ``l``), from one forward
+    per text. ``method`` must have no intervention (the profile chooses where one goes)."""
+    depth = lm.num_layers
+    configs = [EmbeddingConfig(method, layer=layer) for layer in range(depth + 1)]
+    results = embed_configs(lm, list(texts), configs, batch_size=batch_size)
+    profile = [twonn(results[config].embeddings) for config in configs]
+    logger.info("reba: TwoNN dimension by layer: %s", ", ".join(f"{d:.1f}" for d in profile))
+    return profile
+
+
+def kv_layers(profile: Sequence[float], skip: float = 0.2, width: int | None = None) -> tuple:
+    """``(start, end)`` decoder layers for KV re-routing from a ``layer_profile``: from the
+    layer of lowest dimension among layers ``>= skip * depth``, ``width`` layers (default
+    ``max(1, depth // 10)``; cut at the last layer)."""
+    depth = len(profile) - 1
+    first = math.ceil(skip * depth)
+    candidates = range(min(first, depth - 1), depth)
+    start = min(candidates, key=lambda layer: profile[layer])
+    width = max(1, depth // 10) if width is None else width
+    return start, min(depth, start + width)
+
+
+def choose_kv_layers(
+    lm: LoadedModel,
+    texts: Sequence[str],
+    method: str = "prompteol",
+    skip: float = 0.2,
+    width: int | None = None,
+    bias: float = 0.0,
+) -> KVRerouting:
+    """KV re-routing at the layers of lowest intrinsic dimension of ``texts`` (unlabeled)."""
+    start, end = kv_layers(layer_profile(lm, texts, method), skip, width)
+    return KVRerouting(start=start, end=end, bias=bias)
