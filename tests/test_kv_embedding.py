@@ -150,3 +150,15 @@ def test_kv_layers_pick_the_minimum_after_the_skipped_layers():
 def test_smollm2_kv_matches_reference(smollm2, name):
     got = reba.Embedder(smollm2, method=name).encode(TEXTS[:2], batch_size=2)
     assert_close(got, reference(smollm2, name, TEXTS[:2]))
+
+
+@pytest.mark.parametrize("name", ["kv-embedding", "prompteol+kv[start=1,end=3,bias=0.5]"])
+def test_kv_travels_in_a_recipe_file(name):
+    import json
+
+    from reba.methods.serialize import recipe_from_dict, recipe_to_dict
+
+    recipe = parse_method(name).recipe
+    data = json.loads(json.dumps(recipe_to_dict(recipe)))
+    assert data["intervention"]["type"] == "kv"
+    assert recipe_from_dict(data) == recipe

@@ -32,26 +32,30 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_methods() -> None:
     from reba.methods import PRESETS, SOURCES
+    from reba.methods.parse import INTERVENTIONS
 
     print("\nMethods (k: copies; fwd: forward passes per text; word: has a word-level form):")
+    width = max(17, 1 + max(map(len, PRESETS)))
     for name, recipe in PRESETS.items():
         k = f"k>=1 ({recipe.default_k})" if recipe.repeats else "k=1"
         word = "word" if recipe.readout in ("mean", "reba") else ""
         print(
-            f"  {name:<17}{k:<11}fwd {recipe.forwards_per_text():<3}{word:<6}{recipe.description}"
+            f"  {name:<{width}}{k:<11}fwd {recipe.forwards_per_text():<3}{word:<6}"
+            f"{recipe.description}"
         )
     print(
-        "\n  Combine with +: a read-out (mean, last, reba, reba-last), an intervention (tp, cp,"
-        "\n  with parameters e.g. cp[layer=3,alpha=2,mode=nr] or tp[start=1,end=4]), a read-out"
-        "\n  through the LM head (embedfilter[ratio=2], sparse[top=128]) or a tokenization"
-        "\n  (whole, pieces): pcot+reba, prompteol+tp+reba-last, ke+cp[alpha=2],"
-        "\n  prompteol+embedfilter."
-        f"\n  Sources: {'; '.join(f'{k}: {v}' for k, v in SOURCES.items() if k in ('tp', 'cp'))}"
+        "\n  Combine with +: a read-out (mean, last, reba, reba-last, hybrid), an intervention"
+        "\n  (tp, cp, kv, with parameters e.g. cp[layer=3,alpha=2,mode=nr], tp[start=1,end=4] or"
+        "\n  kv[start=8,end=12,bias=0]), a read-out through the LM head (embedfilter[ratio=2],"
+        "\n  sparse[top=128]) or a tokenization (whole, pieces): pcot+reba,"
+        "\n  prompteol+tp+reba-last, ke+cp[alpha=2], prompteol+embedfilter, kv-embedding+reba."
+        f"\n  Sources: {'; '.join(f'{k}: {v}' for k, v in SOURCES.items() if k in INTERVENTIONS)}"
     )
 
 
 def _print_model(name: str) -> None:
     from reba.attention import backward_attention_path
+    from reba.methods import KVRerouting
     from reba.methods.interventions import scaled_layer
     from reba.models import load_model
 
@@ -64,5 +68,6 @@ def _print_model(name: str) -> None:
         f"{lm.device}\n  backward attention: {path}\n  paper layers at this depth: "
         f"TP layers [1, {max(2, scaled_layer(7, depth))}), CP layer {scaled_layer(4, depth)} "
         f"(PromptEOL) / {scaled_layer(6, depth)} (PCoT, KE), read-out 'depth-5' = "
-        f"hidden_states[{depth - 5}]"
+        f"hidden_states[{depth - 5}]; KV re-routing (default) layers "
+        f"[{(kv := KVRerouting().resolved(depth)).start}, {kv.end})"
     )
