@@ -45,10 +45,16 @@ def reference(lm, name, texts):
     )
 
 
-@pytest.mark.parametrize("attention", ["eager", "fused"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_kv_matches_reference(tiny, path, name, attention):
-    path(attention)
+def test_kv_matches_reference(tiny, path, name):
+    path("fused")
+    got = reba.Embedder(tiny, method=name).encode(TEXTS, batch_size=3)
+    assert_close(got, reference(tiny, name, TEXTS))
+
+
+@pytest.mark.parametrize("name", ["kv-embedding+reba", "prompteol+kv[start=1,end=5,bias=1.5]"])
+def test_kv_on_the_eager_path_matches_reference(tiny, path, name):
+    path("eager")
     got = reba.Embedder(tiny, method=name).encode(TEXTS, batch_size=3)
     assert_close(got, reference(tiny, name, TEXTS))
 
@@ -61,17 +67,16 @@ def test_kv_changes_the_vectors(tiny):
 
 
 @pytest.mark.parametrize("packing", [False, True])
-@pytest.mark.parametrize("name", ["kv-embedding", "kv-embedding+reba"])
-def test_kv_is_batch_invariant(tiny, path, name, packing):
+@pytest.mark.parametrize("attention", ["eager", "fused"])
+def test_kv_is_batch_invariant(tiny, path, attention, packing):
     """Padded or packed with other texts (one slot per input of a packed row), each text gets
-    what it gets alone, on both attention paths."""
+    what it gets alone (hidden states and backward attention), on both attention paths."""
     texts = TEXTS * 3
-    for attention in ("eager", "fused"):
-        path(attention)
-        emb = reba.Embedder(tiny, method=name)
-        alone = np.stack([emb.encode([t], batch_size=1)[0] for t in TEXTS])
-        together = emb.embed(texts, batch_size=4, packing=packing).embeddings
-        assert_close(together, np.tile(alone, (3, 1)))
+    path(attention)
+    emb = reba.Embedder(tiny, method="kv-embedding+reba")
+    alone = np.stack([emb.encode([t], batch_size=1)[0] for t in TEXTS])
+    together = emb.embed(texts, batch_size=4, packing=packing).embeddings
+    assert_close(together, np.tile(alone, (3, 1)))
 
 
 @pytest.mark.parametrize(
@@ -136,6 +141,9 @@ def test_twonn_refuses_too_few_points():
         twonn(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="distance > 0"):
         twonn(np.zeros((5, 4)))
+    triangle = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 3**0.5 / 2]])
+    with pytest.raises(ValueError, match="equally far"):
+        twonn(triangle)
 
 
 def test_kv_layers_pick_the_minimum_after_the_skipped_layers():
@@ -162,3 +170,25 @@ def test_kv_travels_in_a_recipe_file(name):
     data = json.loads(json.dumps(recipe_to_dict(recipe)))
     assert data["intervention"]["type"] == "kv"
     assert recipe_from_dict(data) == recipe
+
+
+def test_kv_layers_skip_undefined_layers_and_refuse_when_none_is_left():
+    nan = float("nan")
+    assert kv_layers([nan, 3.0, nan, 1.0, 2.0], skip=0.0) == (3, 4)
+    with pytest.raises(ValueError, match="no decoder layer from 1 to 3"):
+        kv_layers([1.0, nan, nan, nan, 0.5])
+
+
+def test_layer_profile_is_twonn_of_each_layer(tiny):
+    from tiny_models import CORPUS
+
+    from reba.eval.intrinsic import choose_kv_layers, layer_profile
+
+    texts = list(dict.fromkeys(CORPUS))
+    profile = layer_profile(tiny, texts)
+    assert len(profile) == tiny.num_layers + 1
+    assert np.isnan(profile[0])  # every prompt ends in the same token: no spread at layer 0
+    third = reba.Embedder(tiny, method="prompteol", layer=3).encode(texts)
+    assert profile[3] == pytest.approx(twonn(third), rel=1e-6)
+    kv = choose_kv_layers(tiny, texts)
+    assert (kv.start, kv.end) == kv_layers(profile)

@@ -27,7 +27,7 @@ def twonn(points: np.ndarray) -> float:
     """TwoNN's maximum-likelihood intrinsic dimension of ``points`` (n x D, Euclidean).
 
     Points whose nearest neighbour is at distance 0 (duplicates) are left out, as the ratio
-    is undefined there; fewer than 3 usable points is refused."""
+    is undefined there; fewer than 3 usable points, or ratios all 1, are refused."""
     x = np.asarray(points, dtype=np.float64)
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"TwoNN needs at least 3 points as an (n, D) array, got shape {x.shape}")
@@ -38,9 +38,10 @@ def twonn(points: np.ndarray) -> float:
     usable = nearest[:, 0] > 0
     if usable.sum() < 3:
         raise ValueError("TwoNN: fewer than 3 points have a nearest neighbour at distance > 0")
-    log_mu = np.log(nearest[usable, 1] / nearest[usable, 0])
-    total = float(log_mu.sum())
-    return math.inf if total == 0 else float(usable.sum()) / total
+    total = float(np.log(nearest[usable, 1] / nearest[usable, 0]).sum())
+    if total == 0:  # every second neighbour as near as the first: duplicates, no dimension
+        raise ValueError("TwoNN: every point's two nearest neighbours are equally far")
+    return float(usable.sum()) / total
 
 
 def layer_profile(
@@ -48,11 +49,19 @@ def layer_profile(
 ) -> list[float]:
     """TwoNN dimension of ``method``'s vectors of ``texts`` at every hidden layer
     ``0..depth`` (``hidden_states[l]``, the input of decoder layer ``l``), from one forward
-    per text. ``method`` must have no intervention (the profile chooses where one goes)."""
+    per text. ``method`` must have no intervention (the profile chooses where one goes).
+    A layer where the vectors coincide (layer 0 of a last-token read-out: every prompt ends
+    in the same token) has no dimension: NaN, and it is said in the log."""
     depth = lm.num_layers
     configs = [EmbeddingConfig(method, layer=layer) for layer in range(depth + 1)]
     results = embed_configs(lm, list(texts), configs, batch_size=batch_size)
-    profile = [twonn(results[config].embeddings) for config in configs]
+    profile = []
+    for layer, config in enumerate(configs):
+        try:
+            profile.append(twonn(results[config].embeddings))
+        except ValueError as err:
+            logger.info("reba: layer %d has no TwoNN dimension (%s)", layer, err)
+            profile.append(math.nan)
     logger.info("reba: TwoNN dimension by layer: %s", ", ".join(f"{d:.1f}" for d in profile))
     return profile
 
@@ -63,7 +72,12 @@ def kv_layers(profile: Sequence[float], skip: float = 0.2, width: int | None = N
     ``max(1, depth // 10)``; cut at the last layer)."""
     depth = len(profile) - 1
     first = math.ceil(skip * depth)
-    candidates = range(min(first, depth - 1), depth)
+    candidates = [layer for layer in range(first, depth) if math.isfinite(profile[layer])]
+    if not candidates:
+        raise ValueError(
+            f"no decoder layer from {first} to {depth - 1} has a finite TwoNN dimension "
+            f"(profile: {list(profile)}); give more, and more varied, texts or a smaller skip"
+        )
     start = min(candidates, key=lambda layer: profile[layer])
     width = max(1, depth // 10) if width is None else width
     return start, min(depth, start + width)
