@@ -141,9 +141,9 @@ def test_twonn_refuses_too_few_points():
         twonn(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="distance > 0"):
         twonn(np.zeros((5, 4)))
-    triangle = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 3**0.5 / 2]])
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="equally far"):
-        twonn(triangle)
+        twonn(square)
 
 
 def test_kv_layers_pick_the_minimum_after_the_skipped_layers():
