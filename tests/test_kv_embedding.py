@@ -112,21 +112,32 @@ def test_kv_names_round_trip():
 # --- TwoNN and the layer choice ------------------------------------------------------------
 
 
-def _twonn_by_hand(points):
-    """Facco et al.'s MLE with explicit loops over pairs."""
-    n = len(points)
+def _twonn_by_hand(points, discard=0.1):
+    """Facco et al.'s fit with explicit loops: distinct points, each one's ratio of second to
+    first neighbour distance, sorted; the line through the origin of -log(1 - i/n) against
+    log(mu_i) over the smallest 90% of ratios."""
+    distinct = []
+    for p in points.tolist():
+        if p not in distinct:
+            distinct.append(p)
+    x = np.array(distinct)
+    n = len(x)
     ratios = []
     for i in range(n):
-        distances = sorted(
-            float(np.sqrt(((points[i] - points[j]) ** 2).sum())) for j in range(n) if j != i
-        )
+        distances = sorted(float(np.sqrt(((x[i] - x[j]) ** 2).sum())) for j in range(n) if j != i)
         ratios.append(distances[1] / distances[0])
-    return n / sum(np.log(r) for r in ratios)
+    ratios.sort()
+    kept = min(n - 1, int(n * (1 - discard)))
+    xs = [np.log(ratios[i]) for i in range(kept)]
+    ys = [-np.log(1 - (i + 1) / n) for i in range(kept)]
+    return sum(a * b for a, b in zip(xs, ys)) / sum(a * a for a in xs)
 
 
 def test_twonn_matches_a_loop_computation():
     points = np.random.default_rng(3).normal(size=(60, 7))
-    assert twonn(points) == pytest.approx(_twonn_by_hand(points), rel=1e-10)
+    points = np.concatenate([points, points[:5]])  # duplicates count once
+    assert twonn(points) == pytest.approx(_twonn_by_hand(points), rel=1e-9)
+    assert twonn(points, discard=0.0) == pytest.approx(_twonn_by_hand(points, 0.0), rel=1e-9)
 
 
 @pytest.mark.parametrize("d", [2, 5])
@@ -137,9 +148,9 @@ def test_twonn_finds_the_dimension_of_a_linear_manifold(d):
 
 
 def test_twonn_refuses_too_few_points():
-    with pytest.raises(ValueError, match="at least 3 points"):
+    with pytest.raises(ValueError, match="at least 3 distinct points"):
         twonn(np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="distance > 0"):
+    with pytest.raises(ValueError, match="at least 3 distinct points"):
         twonn(np.zeros((5, 4)))
     square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="equally far"):
@@ -187,7 +198,6 @@ def test_layer_profile_is_twonn_of_each_layer(tiny):
     texts = list(dict.fromkeys(CORPUS))
     profile = layer_profile(tiny, texts)
     assert len(profile) == tiny.num_layers + 1
-    assert np.isnan(profile[0])  # every prompt ends in the same token: no spread at layer 0
     third = reba.Embedder(tiny, method="prompteol", layer=3).encode(texts)
     assert profile[3] == pytest.approx(twonn(third), rel=1e-6)
     kv = choose_kv_layers(tiny, texts)

@@ -2,11 +2,11 @@
 
 The TwoNN estimator (Facco et al. 2017, Sci. Rep. 7:12140): for each point, ``mu`` is the
 ratio of the distances to its second and first nearest neighbours; under local uniformity
-``mu`` is Pareto with exponent ``d``, whose maximum-likelihood estimate is
-``d = n / sum(log mu)``. KV-Embedding (arXiv 2601.01046) re-routes keys and values where the
-intrinsic dimension of the representations is lowest (the layers where meaning is most
-compressed), skipping the first layers. Only texts are needed, never labels.
-"""
+``mu`` is Pareto with exponent ``d``, so ``-log(1 - F(mu)) = d log(mu)``, fitted as a line
+through the origin after discarding the largest 10% of ratios (the authors' procedure).
+KV-Embedding (arXiv 2601.01046) re-routes keys and values where the intrinsic dimension of the
+representations is lowest (the layers where meaning is most compressed), skipping the first
+layers. Only texts are needed, never labels."""
 
 from __future__ import annotations
 
@@ -23,25 +23,33 @@ from reba.models import LoadedModel
 logger = logging.getLogger(__name__)
 
 
-def twonn(points: np.ndarray) -> float:
-    """TwoNN's maximum-likelihood intrinsic dimension of ``points`` (n x D, Euclidean).
+def twonn(points: np.ndarray, discard: float = 0.1) -> float:
+    """TwoNN intrinsic dimension of ``points`` (n x D, Euclidean), Facco et al.'s estimator.
 
-    Points whose nearest neighbour is at distance 0 (duplicates) are left out, as the ratio
-    is undefined there; fewer than 3 usable points, or ratios all 1, are refused."""
-    x = np.asarray(points, dtype=np.float64)
+    Identical rows are counted once. Each point's ``mu = r2 / r1``; sorted, with the empirical
+    ``F(mu_i) = i / n``, ``d`` is the slope through the origin of ``-log(1 - F)`` against
+    ``log mu`` over all but the ``discard`` fraction of largest ``mu`` (near-duplicates, e.g.
+    texts that differ by one word, give huge ratios that would otherwise decide ``d``).
+    Fewer than 3 distinct points, or ratios all 1, are refused."""
+    x = np.unique(np.asarray(points, dtype=np.float64), axis=0)
     if x.ndim != 2 or len(x) < 3:
-        raise ValueError(f"TwoNN needs at least 3 points as an (n, D) array, got shape {x.shape}")
+        raise ValueError(
+            f"TwoNN needs at least 3 distinct points as an (n, D) array, got shape "
+            f"{np.shape(points)} with {len(x)} distinct"
+        )
     squared = (x * x).sum(axis=1)
     d2 = np.maximum(squared[:, None] + squared[None, :] - 2.0 * (x @ x.T), 0.0)
     np.fill_diagonal(d2, np.inf)
     nearest = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
-    usable = nearest[:, 0] > 0
-    if usable.sum() < 3:
-        raise ValueError("TwoNN: fewer than 3 points have a nearest neighbour at distance > 0")
-    total = float(np.log(nearest[usable, 1] / nearest[usable, 0]).sum())
-    if total == 0:  # every second neighbour as near as the first: duplicates, no dimension
+    mu = np.sort(nearest[:, 1] / np.maximum(nearest[:, 0], np.finfo(np.float64).tiny))
+    n = len(mu)
+    kept = max(2, min(n - 1, int(n * (1.0 - discard))))  # F = 1 (the largest) has no log
+    log_mu = np.log(mu[:kept])
+    y = -np.log1p(-np.arange(1, kept + 1) / n)
+    denominator = float((log_mu * log_mu).sum())
+    if denominator == 0:  # every second neighbour as near as the first
         raise ValueError("TwoNN: every point's two nearest neighbours are equally far")
-    return float(usable.sum()) / total
+    return float((log_mu * y).sum()) / denominator
 
 
 def layer_profile(
