@@ -28,6 +28,7 @@ from tiny_moe import make_moe_model  # noqa: E402
 
 import reba  # noqa: E402
 from reba._version import __version__  # noqa: E402
+from reba.models.anatomy import UnsupportedArchitectureError  # noqa: E402
 from reba.models.identity import model_digest  # noqa: E402
 
 TABLE = Path(__file__).with_name("fingerprints.json")
@@ -61,7 +62,10 @@ def compute(batch_size: int = 16) -> dict:
                 continue  # mixture-of-experts models only: below
             needs_head = recipe.embedfilter is not None or recipe.sparse is not None
             model = with_head if needs_head else lm
-            vectors = reba.Embedder(model, method=method).encode(TEXTS, batch_size=batch_size)
+            try:
+                vectors = reba.Embedder(model, method=method).encode(TEXTS, batch_size=batch_size)
+            except UnsupportedArchitectureError:  # e.g. VA on GPT-2's fused q/k/v: no signature
+                continue
             table["signatures"][f"{family}/{method}"] = signature(vectors)
         if family == FAMILIES[0]:
             for method in reba.WORD_METHODS:

@@ -16,7 +16,7 @@ TEXTS = [
     "A bat flew out",
     "我们去银行取钱。",
 ]
-PROMPT_PRESETS = [  # read-outs through the LM head: tests/test_heads_reference.py; MoEE
+PROMPT_PRESETS = [  # LM head, values: tests/test_{heads,values}_reference.py; MoEE
     # (mixture-of-experts models only): tests/test_moee.py; HTP and in-context PromptEOL:
     # tests/test_htp_reference.py, tests/test_icl.py
     name
@@ -27,6 +27,7 @@ PROMPT_PRESETS = [  # read-outs through the LM head: tests/test_heads_reference.
     and not recipe.moee
     and recipe.icl is None
     and getattr(recipe.intervention, "name", None) != "htp"
+    and recipe.values is None
 ]
 COMBINATIONS = [
     "prompteol+reba",

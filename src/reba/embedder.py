@@ -126,8 +126,8 @@ class Embedder:
     @property
     def dimension(self) -> int:
         """The dense vectors' dimension (fewer than the model's with EmbedFilter; the hidden
-        state's plus the routing vector's with MoEE; the state's output after post-processing,
-        e.g. a whitening to fewer dimensions)."""
+        state's plus the routing vector's with MoEE; the values' width with VA; the state's
+        output after post-processing, e.g. a whitening to fewer dimensions)."""
         if self._post is not None:
             return self._post.dim_out
         return self._base_dimension()

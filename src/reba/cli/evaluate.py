@@ -23,11 +23,17 @@ def parse_ints(text: str) -> list[int]:
 
 def parse_layers(text: str) -> tuple[list[int | None], bool]:
     """Layers as ``parse_ints``, where ``own`` is each method's own layer (None); and whether
-    ``dev`` (choose the layer on each task's dev half) was asked for."""
+    ``dev`` (choose the layer on each task's dev half) was asked for. ``free`` (a label-free
+    choice, ``wants_free``) is left out here."""
     parts = [p.strip() for p in text.split(",")]
     own = [None] if "own" in parts else []
-    rest = ",".join(p for p in parts if p not in ("own", "dev"))
+    rest = ",".join(p for p in parts if p not in ("own", "dev", "free"))
     return own + (parse_ints(rest) if rest else []), "dev" in parts
+
+
+def wants_free(text: str) -> bool:
+    """Whether ``--layers`` asks for a row per method chosen by a label-free criterion."""
+    return "free" in (p.strip() for p in text.split(","))
 
 
 # What --config replaces, with the defaults used without it.
@@ -61,7 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="hidden layers, e.g. own,-1,12 ('own': each method's own layer; 'dev': also a row "
         "per method with its layer, and k, chosen on each task's dev half, every score then "
-        "on the test half; default: own)",
+        "on the test half; 'free': also a row per method with its layer, and k, chosen by a "
+        "label-free criterion on the task's texts, see --layer-criterion; default: own)",
+    )
+    parser.add_argument(
+        "--layer-criterion",
+        choices=["entropy", "twonn"],
+        default="entropy",
+        help="with --layers free: dataset entropy (highest; Skean et al. 2025) or TwoNN "
+        "intrinsic dimension (lowest; as KV-Embedding) of the method's vectors of the task's "
+        "texts (default: entropy)",
     )
     parser.add_argument(
         "--dev-k", default=None, help="with dev: the copies to choose among (default: --k)"
@@ -145,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         dev=dev,
         dev_ks=tuple(dev_ks),
         dev_demos=tuple(dev_demos),
+        free=wants_free(args.layers),
+        free_criterion=args.layer_criterion,
         preprocess=args.preprocess,
         sample=args.sample,
         seed=args.seed,

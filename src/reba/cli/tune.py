@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reba.cli.evaluate import parse_ints, parse_layers
+    from reba.cli.evaluate import parse_ints, parse_layers, wants_free
     from reba.eval.grids import expand
     from reba.eval.runner import sweep_configs
     from reba.eval.selection import dev_layers
@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
     except ValueError as err:
         raise ValueError(f"-k/--layers take integers or ranges like 1-3: {err}") from err
+    if wants_free(args.layers):
+        raise ValueError(
+            "--layers free is reba eval's row per method with a label-free layer; reba tune "
+            "chooses without labels with --label-free (or --texts)"
+        )
     if args.texts and args.label_free:
         raise ValueError("--label-free is for labelled --data; --texts is always label-free")
     methods = expand(args.methods)

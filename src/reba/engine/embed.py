@@ -27,6 +27,7 @@ from reba.engine.heads import projection_of, sparse_vector
 from reba.engine.moee import check_moee, finish_moee, moee_dimension
 from reba.engine.result import Collected, EmbedResult, averaged
 from reba.engine.routers import routing_vector
+from reba.engine.values import check_values, read_width
 from reba.errors import ItemFailure
 from reba.inputs import (
     Item,
@@ -130,7 +131,7 @@ def embed_configs(
 
 def dimension(lm: LoadedModel, method: Method) -> int:
     """The dense vectors' dimension of ``method`` on ``lm``."""
-    return method.dimension(lm.dimension) + moee_dimension(lm, method)
+    return method.dimension(read_width(lm, method)) + moee_dimension(lm, method)
 
 
 def truncated_items(
@@ -186,6 +187,14 @@ def check_method(lm: LoadedModel, config: EmbeddingConfig, level: Level) -> Meth
         )
     if method.recipe.moee is not None:
         check_moee(lm, method)
+    if method.recipe.values is not None:
+        check_values(lm, method.recipe.values)
+        if config.layer is not None and config.layer != method.recipe.layer:
+            raise ValueError(
+                f"{config.label()}: {method.recipe.values.name} averages a range of layers, "
+                f"set by its start/end (e.g. {method.recipe.values.name}[start=2,end=-1]), "
+                "not by a read-out layer"
+            )
     if not lm.causal and (method.name != "mean" or method.copies != 1):
         raise ValueError(
             f"{lm.name} is a bidirectional encoder: only method 'mean' applies "
@@ -286,7 +295,9 @@ class _Run:
         layers = {r.method.layer for r in readers}
         layers |= {-1} if any(r.method.recipe.sparse for r in readers) else set()  # logits
         routers = any(r.method.recipe.moee for r in readers)
-        plan = ForwardPlan(tuple(sorted(layers)), attention, intervention, routers)
+        values = tuple(dict.fromkeys(r.method.recipe.values for r in readers))
+        values = tuple(v for v in values if v is not None)
+        plan = ForwardPlan(tuple(sorted(layers)), attention, intervention, routers, values)
         for request, out in run_forward(self.lm, requests, plan, self.batch_size, self.packing):
             group = members[request.input.forward_key()]
             for member in group:
@@ -332,7 +343,9 @@ class _Run:
         view = _prefix_of(out, item.length)
         method = reader.method
         w = weights(method.recipe.readout, self.level, item, view, reader.config.include_prefix)
-        vector = pool(view.hidden[method.layer], w).numpy()
+        values = method.recipe.values
+        vector = pool(view.hidden[method.layer] if values is None else view.values[values], w)
+        vector = vector.numpy()
         collected = self.collected[(reader.config, reader.input)]
         if not np.isfinite(vector).all():
             failure = _non_finite(item, reader.config)
@@ -367,6 +380,7 @@ def _prefix_of(out: ForwardOutput, length: int) -> ForwardOutput:
         row_positions=out.row_positions,
         row_max=None if out.row_max is None else out.row_max[:, :length],
         routing=None if out.routing is None else out.routing[:length],
+        values={part: v[:length] for part, v in out.values.items()},
     )
 
 

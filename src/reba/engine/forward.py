@@ -27,6 +27,7 @@ from reba.engine.batching import batches, row_bytes
 from reba.engine.forward_kv import kv_rerouting
 from reba.engine.packing import packed_positions, packing_works
 from reba.engine.routers import router_logits
+from reba.engine.values import capturing
 from reba.inputs import PreparedInput
 from reba.methods import (
     ContrastivePrompting,
@@ -58,6 +59,7 @@ class ForwardPlan:
         TokenPrepending | ContrastivePrompting | HierarchicalTokenPrepending | KVRerouting | None
     ) = None
     routers: bool = False  # keep every MoE layer's router logits (MoEE)
+    values: tuple = ()  # VA / AlignedWVA parts to capture (reba.engine.values)
 
     @property
     def reba_attention(self) -> bool:
@@ -111,7 +113,7 @@ def _packed_with_non_finite(batch, results) -> set[int]:
 
 
 def _finite(out: ForwardOutput) -> bool:
-    tensors = [*out.hidden.values(), out.column_max, out.row_max]
+    tensors = [*out.hidden.values(), *out.values.values(), out.column_max, out.row_max]
     return all(bool(torch.isfinite(t).all()) for t in tensors if t is not None)
 
 
@@ -184,9 +186,11 @@ def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
     if plan.routers:
         run["output_router_logits"] = True
     with ExitStack() as stack:
-        inputs = _inputs(lm, assembled, plan, batch, stack)
+        inputs = _inputs(lm, assembled, plan, batch, stack)  # CP's auxiliary pass runs here
+        sums = stack.enter_context(capturing(lm.model, plan.values))
         stack.enter_context(_attention_context(lm, path, recorder))
         out = lm.model(**inputs, **run)
+    values = {part: total.mean() for part, total in sums.items()}
     if path is not None and recorder.layers == 0:
         raise NotImplementedError(
             f"{type(lm.model).__name__} does not compute attention through transformers' "
@@ -198,6 +202,7 @@ def _forward_batch(lm, batch: list[list[Request]], plan: ForwardPlan, path):
         output = _output_of(at, out, plan.layers, recorder, col0, row0)
         if routing is not None:
             output.routing = routing[at.b, at.span].cpu()
+        output.values = {part: v[at.b, at.span].cpu() for part, v in values.items()}
         yield at.request, output
 
 

@@ -34,7 +34,11 @@ def _k_figure(document: dict, out_dir: Path, level: str) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    rows = [r for r in document["rows"] if r["level"] == level and r.get("selection") != "dev"]
+    rows = [
+        r
+        for r in document["rows"]
+        if r["level"] == level and r.get("selection") not in ("dev", "free")
+    ]
     cols = columns(document, level)
     if rows and cols:
         ncols = min(3, len(cols))
@@ -98,6 +102,14 @@ def _series(cfg: dict) -> str:
 
 
 DEV = " @dev"
+FREE = " @free"  # layer (and k) chosen by a label-free criterion (reba.eval.layer_criteria)
+
+
+def chosen(row_label: str) -> bool:
+    """Whether a row's layer (and k) was chosen per task: on dev, or label-free."""
+    return row_label.endswith((DEV, FREE))
+
+
 LEADING = 15  # rows in the error-bar figure
 
 
@@ -110,7 +122,7 @@ def _sorted_apart(table: dict[str, dict[str, float | None]]) -> tuple[list[str],
         return -math.inf if overall is None else overall
 
     ordered = sorted(table, key=key, reverse=True)
-    return [r for r in ordered if not r.endswith(DEV)], [r for r in ordered if r.endswith(DEV)]
+    return [r for r in ordered if not chosen(r)], [r for r in ordered if chosen(r)]
 
 
 def _heatmap(document: dict, out_dir: Path, level: str) -> list[Path]:
@@ -145,7 +157,7 @@ def _heatmap(document: dict, out_dir: Path, level: str) -> list[Path]:
                     dark = shade[part][i, j] < 0.6
                     ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
                             color="white" if dark else "black")  # fmt: skip
-        kind = "layer (and k) chosen on dev" if rows[0].endswith(DEV) else "own layer"
+        kind = "layer (and k) chosen per task" if chosen(rows[0]) else "own layer"
         ax.set_title(f"{kind}: {len(rows)} rows, best first", fontsize=10)
     fig.suptitle(
         f"{document['model']}: {level}-level average by task type, sorted by 'all'\n"
@@ -172,7 +184,7 @@ def _leading(document: dict, out_dir: Path, level: str) -> list[Path]:
     shown = rows[:LEADING][::-1]  # best at the top
     fig, ax = plt.subplots(figsize=(7.5, 0.34 * len(shown) + 1.8))
     for y, row in enumerate(shown):
-        dev = row.endswith(DEV)
+        dev = chosen(row)
         se = errors[row]["all"]
         ax.errorbar(table[row]["all"], y, xerr=se, fmt="^" if dev else "o", capsize=3,
                     color="C1" if dev else "C0")  # fmt: skip
@@ -207,7 +219,8 @@ def _cost_figure(document: dict, out_dir: Path) -> list[Path]:
     costs = document["costs"]
     fig, ax = plt.subplots(figsize=(8.5, 5.5))
     for row_label, groups in table.items():
-        method, dev = row_label.removesuffix(" @dev"), row_label.endswith(" @dev")
+        method = row_label.removesuffix(DEV).removesuffix(FREE)
+        dev = chosen(row_label)
         base = method.split("/")[0].rsplit("-", 1)[0] if method not in costs else method
         cost = costs.get(method.split("/")[0]) or costs.get(base)
         if cost is None or groups["all"] is None:

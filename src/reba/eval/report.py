@@ -72,6 +72,10 @@ def markdown(document: dict) -> str:
         chosen = [r for r in rows if r.get("selection") == "dev"]
         if chosen:
             lines += [_chosen(chosen, cols, document.get("depth")), ""]
+        free = [r for r in rows if r.get("selection") == "free"]
+        if free:
+            how = f"by the label-free criterion ({free[0]['criterion']}) on each task's texts"
+            lines += [_chosen(free, cols, document.get("depth"), how), ""]
     if document.get("costs"):
         lines += [_costs(document["costs"]), ""]
     timings = document.get("timings", {})
@@ -183,11 +187,11 @@ def _sd(values: list[float]) -> float:
     return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
 
 
-def _chosen(rows: list[dict], cols, depth: int | None) -> str:
-    """The (k, layer) each @dev row chose per task, on the dev half."""
+def _chosen(rows: list[dict], cols, depth: int | None, how: str = "on each task's dev half") -> str:
+    """The (k, layer) each @dev (or @free) row chose per task."""
     tasks = list(dict.fromkeys(t for t, _, _ in cols))
     lines = [
-        "Chosen on each task's dev half (k/layer, layer as an index into the model's "
+        f"Chosen {how} (k/layer, layer as an index into the model's "
         f"{'' if depth is None else depth + 1} hidden states; the scores above are on the test "
         "half):",
         "",

@@ -13,6 +13,9 @@ instead, at the method's own layer, as its authors do (``reba.eval.selection``).
 
 With ``Sweep.postprocess`` each sentence row is also scored with post-processing fitted on the
 task's own texts (``reba.eval.postprocess``); the cache holds the vectors before it.
+With ``Sweep.free`` the same candidates are ranked by a label-free criterion on the vectors
+of the task's texts (``reba.eval.layer_criteria``; no labels) in a row of its own, scored
+likewise on the test half.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 
 from reba.engine import check_method, embed_configs, progress_bar
 from reba.engine.counter import ForwardCounter
-from reba.eval import selection, splits
+from reba.eval import layer_criteria, selection, splits
 from reba.eval.cache import EmbeddingCache, input_key, model_identity
 from reba.eval.costs import measure_costs
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
@@ -51,6 +54,8 @@ class Sweep:
     dev: bool = False  # also choose layer (and k) on each task's dev half
     dev_ks: tuple[int, ...] = ()  # candidate k when choosing (default: ks)
     dev_demos: tuple[int, ...] = ()  # candidate demonstrations (lines of the method's pool)
+    free: bool = False  # also choose layer (and k) by a label-free criterion on the texts
+    free_criterion: str = "entropy"  # reba.eval.layer_criteria.CRITERIA
     preprocess: str | None = None
     sample: int | None = None  # at most this many rows per task role, drawn with seed
     seed: int = 0
@@ -81,7 +86,7 @@ def sweep_configs(
         if level == "word" and (prefix or recipe.readout not in WORD_READOUTS):
             continue
         for k in ks if recipe.repeats else [1]:
-            for layer in layers:
+            for layer in layers if recipe.values is None else [None]:  # VA: a layer range
                 configs.append(EmbeddingConfig(base, k, layer, prefix, preprocess))
     return list(dict.fromkeys(configs))
 
@@ -109,7 +114,8 @@ def run_sweep(
         for level in ("word", "sentence"):
             level_tasks = [t for t in tasks if t.spec.level == level]
             fixed = sweep_configs(sweep.methods, sweep.ks, sweep.layers, level, sweep.preprocess)
-            candidates = _dev_candidates(lm, sweep, level) if sweep.dev else {}
+            choosing = sweep.dev or sweep.free
+            candidates = _dev_candidates(lm, sweep, level) if choosing else {}
             configs = list(dict.fromkeys(fixed + [c for cs in candidates.values() for c in cs]))
             if not level_tasks or not configs:
                 continue
@@ -125,7 +131,7 @@ def run_sweep(
             timings.update({f"{level}_{k}": v for k, v in forwards.as_dict().items()})
             start = time.perf_counter()
             posts = sweep.postprocess if level == "sentence" else (NONE,)
-            rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep.dev, posts)
+            rows += _rows(scorer, fixed, candidates, prints, level_tasks, sweep, posts)
             timings[f"{level}_scoring_seconds"] = round(time.perf_counter() - start, 1)
     finally:
         cache.close()
@@ -142,20 +148,23 @@ def _dev_candidates(lm, sweep: Sweep, level: Level) -> dict[tuple, list[Embeddin
     for cfg in sweep_configs(
         sweep.methods, sweep.dev_ks or sweep.ks, [None], level, sweep.preprocess
     ):
-        own = check_method(lm, cfg, level).layer
+        method = check_method(lm, cfg, level)
+        if method.recipe.values is not None:  # VA/AlignedWVA: a layer range, nothing to choose
+            continue
         key = (cfg.method, cfg.include_prefix)
         if parse_method(cfg.method).recipe.icl is not None:
             out[key] = selection.demonstration_configs(cfg, sweep.dev_demos)
             continue
         for layer in sorted({*layers, own}):
+        for layer in sorted({*layers, method.layer}):
             out.setdefault(key, []).append(
                 EmbeddingConfig(cfg.method, cfg.k, layer, cfg.include_prefix, cfg.preprocess)
             )
     return out
 
 
-def _rows(scorer, fixed, candidates, prints, tasks, dev: bool, posts=(NONE,)) -> list[dict]:
-    if not dev:
+def _rows(scorer, fixed, candidates, prints, tasks, sweep: Sweep, posts=(NONE,)) -> list[dict]:
+    if not (sweep.dev or sweep.free):
         return [scorer.row(cfg, prints[cfg], tasks, post=p) for cfg in fixed for p in posts]
     halves = {t.name: {part: splits.split(t, part) for part in splits.PARTS} for t in tasks}
     test = [halves[t.name]["test"] for t in tasks]
@@ -165,7 +174,11 @@ def _rows(scorer, fixed, candidates, prints, tasks, dev: bool, posts=(NONE,)) ->
         for p in posts
     ]
     for (method, prefix), configs in candidates.items():
-        rows.append(scorer.dev_row(method, prefix, configs, prints, tasks, halves))
+        if sweep.dev:
+            rows.append(scorer.dev_row(method, prefix, configs, prints, tasks, halves))
+        if sweep.free:
+            criterion = sweep.free_criterion
+            rows.append(scorer.free_row(method, prefix, configs, prints, tasks, halves, criterion))
     return rows
 
 
@@ -300,6 +313,37 @@ class Scorer:
             "label": label,
             "level": prints[first]["level"],
             "selection": "dev",
+            "chosen": chosen,
+            "scores": scores,
+        }
+
+    def free_row(self, method, prefix, configs, prints, tasks, halves, criterion) -> dict:
+        """One method with its layer (and k) chosen per task by the label-free ``criterion``
+        on the vectors of all the task's texts (no labels), scored on the test half."""
+        scores, chosen = {}, {}
+        for task in tasks:
+            inputs = evaluator_for(task.spec).inputs(task)
+            on_texts = {}
+            for cfg in configs:
+                found = self.vectors(prints[cfg], task)
+                matrix = np.stack([found[x] for x in inputs if x in found])
+                on_texts[cfg] = layer_criteria.layer_score(criterion, matrix)
+            pick = selection.best(on_texts)
+            scores[task.name] = self.score(prints[pick], task, halves[task.name]["test"])
+            chosen[task.name] = {
+                "k": pick.k,
+                "layer": prints[pick]["layer"],
+                criterion: layer_criteria.CRITERIA[criterion][1] * on_texts[pick],
+                "texts": len(inputs),
+            }
+        first = configs[0]
+        label = f"{parse_method(method).name}{'/prefix' if prefix else ''} @free"
+        return {
+            "config": {**asdict(first), "k": None, "layer": None},
+            "label": label,
+            "level": prints[first]["level"],
+            "selection": "free",
+            "criterion": criterion,
             "chosen": chosen,
             "scores": scores,
         }

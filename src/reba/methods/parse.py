@@ -1,11 +1,12 @@
 """Method names: a preset, or a preset combined with other parts by ``+``.
 
     method      := base ("+" part)*
-    part        := read-out | intervention | head | tokenization
+    part        := read-out | intervention | head | values | tokenization
     read-out    := "mean" | "last" | "reba" | "reba-last" | "hybrid"
     intervention:= ("tp" | "cp" | "htp" | "kv") [params]
     head        := ("embedfilter" | "sparse" | "moee") [params]
     demonstration := "icl" [params]
+    values      := ("va" | "alignedwva") [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
     tokenization:= "whole" | "pieces"
 
@@ -14,6 +15,7 @@
 ``ke+cp[alpha=2]`` overrides a parameter; ``prompteol+embedfilter[ratio=4]`` projects
 PromptEOL's vector with EmbedFilter, ``prompteol+sparse`` adds PromptReps' sparse vector,
 ``prompteol+moee[stats=DIR]`` MoEE's router weights (mixture-of-experts models);
+``prompteol+va`` pools attention values instead of the hidden state;
 parts may come in any order. An intervention starts
 from the paper's setting for that base when there is one (``prompteol+tp`` reads layer
 depth-5), else from its defaults on the base's layer. Every name has one canonical spelling,
@@ -34,6 +36,7 @@ from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.presets import PRESETS
 from reba.methods.recipe import READOUTS, Prompt, Recipe
+from reba.methods.values import VALUE_PARTS
 
 INTERVENTIONS = {
     "tp": TokenPrepending,
@@ -48,7 +51,7 @@ HEADS = {
     "moee": RouterWeights,
     "icl": InContext,
 }
-PARAMETRISED = {**INTERVENTIONS, **HEADS}
+PARAMETRISED = {**INTERVENTIONS, **HEADS, **VALUE_PARTS}  # VALUE_PARTS: Recipe.values
 TOKENIZATIONS = ("whole", "pieces")
 
 _registered: dict[str, Recipe] = {}
@@ -85,7 +88,7 @@ def parse_method(name: str) -> ParsedMethod:
     bases = base_methods()
     if parts[0] not in bases:
         raise ValueError(_unknown(parts[0], bases))
-    readout, intervention, tokenization, heads = _modifiers(name, parts[1:])
+    readout, intervention, tokenization, heads, values = _modifiers(name, parts[1:])
     recipe = _start(parts[0], intervention)
     own = recipe.intervention
     if intervention is not None and own is not None and type(own).name != intervention[0]:
@@ -100,6 +103,8 @@ def parse_method(name: str) -> ParsedMethod:
             changes["intervention"] = _with_params(recipe.intervention, kind, params)
         for kind, params in heads.items():
             changes[kind] = _with_params(getattr(recipe, kind), kind, params)
+        if values is not None:
+            changes["values"] = _with_params(recipe.values, *values)
         recipe = dataclasses.replace(recipe, **changes)  # one change: checked as a whole
     except ValueError as err:
         raise ValueError(f"method {name!r}: {err}") from None
@@ -150,7 +155,7 @@ def split_method_list(text: str) -> list[str]:
 
 
 def _modifiers(name: str, parts: list[str]):
-    readout = intervention = tokenization = None
+    readout = intervention = tokenization = values = None
     heads: dict[str, dict[str, object]] = {}
     for part in parts:
         match = _PART.match(part)
@@ -169,6 +174,10 @@ def _modifiers(name: str, parts: list[str]):
             if word in heads:
                 raise ValueError(f"method {name!r}: {word} given twice")
             heads[word] = _params(name, word, params)
+        elif word in VALUE_PARTS and match:
+            if values is not None:
+                raise ValueError(f"method {name!r}: at most one value read-out (va or alignedwva)")
+            values = (word, _params(name, word, params))
         elif word in TOKENIZATIONS and params is None:
             tokenization = word
         else:
@@ -176,10 +185,11 @@ def _modifiers(name: str, parts: list[str]):
                 f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
                 f"({', '.join(READOUTS)}), interventions ({', '.join(INTERVENTIONS)}, e.g. "
                 f"cp[alpha=2]), read-outs through the LM head (embedfilter, sparse, e.g. "
-                f"embedfilter[ratio=4]), router weights (moee), a demonstration "
+                f"embedfilter[ratio=4]), router weights (moee), value read-outs (va, alignedwva, "
+                f"e.g. va[start=2]), a demonstration "
                 f"(icl[demo=N,pool=PATH]) or tokenizations ({', '.join(TOKENIZATIONS)})"
             )
-    return readout, intervention, tokenization, heads
+    return readout, intervention, tokenization, heads, values
 
 
 def _params(name: str, kind: str, text: str | None) -> dict[str, object]:
@@ -246,6 +256,10 @@ def canonical_name(base: str, recipe: Recipe) -> str:
         if value is not None and value != getattr(start, kind):
             changed = _changed(default, value)
             name += f"+{kind}" + (f"[{changed}]" if changed else "")
+    if recipe.values is not None and recipe.values != start.values:
+        default = start.values if type(start.values) is type(recipe.values) else None
+        changed = _changed(default or type(recipe.values)(), recipe.values)
+        name += f"+{recipe.values.name}" + (f"[{changed}]" if changed else "")
     if recipe.readout != start.readout:
         name += f"+{recipe.readout}"
     if recipe.inputs != start.inputs:

@@ -15,6 +15,7 @@ from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Intervention, Prompt, Readout, Recipe, Repetition
+from reba.methods.values import AlignedWVA, ValueAggregation
 
 TOP_MINUS_5 = -6  # "layer 27" of a 32-layer model: depth - 5, i.e. hidden_states[-6]
 CP_PROMPTEOL = ContrastivePrompting(alpha=2.0, layer_of_32=4)
@@ -120,6 +121,12 @@ PRESETS: dict[str, Recipe] = {
                             about="KV-Embedding: last token's K/V re-routed as a prefix"),
     "kv-embedding-query": prompts(T.KV_QUERY, readout="hybrid", intervention=KVRerouting(),
                                   about="KV-Embedding's query prompt"),
+    # Value read-outs (paper not read: every layer, plain mean; docs/methods-2026.md)
+    "va": Recipe((Repetition(),), "mean", values=ValueAggregation(),
+                 description="VA: attention values of the text's tokens, mean over all layers"),
+    "alignedwva": Recipe((Prompt(T.PROMPTEOL),), "last", values=AlignedWVA(),
+                         description="AlignedWVA: PromptEOL's last-token attention output "
+                                     "(through W_O), mean over all layers"),
 }
 # fmt: on
 
@@ -151,4 +158,6 @@ SOURCES = {
     "kv": "Tang & Yang 2026 (arXiv 2601.01046; paper not read)",
     "kv-embedding": "Tang & Yang 2026 (arXiv 2601.01046; paper not read)",
     "kv-embedding-query": "Tang & Yang 2026",
+    "va": "Zhang et al. 2026 (arXiv 2602.01572; paper not read, from the abstract)",
+    "alignedwva": "Zhang et al. 2026 (arXiv 2602.01572; paper not read, from the abstract)",
 }

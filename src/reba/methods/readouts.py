@@ -8,7 +8,7 @@ of the word's tokens in it) or ``w_j = S[N-1, j]`` (last-token form).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,6 +27,7 @@ class ForwardOutput:
     row_positions: tuple[int, ...] = ()  # query positions whose attention rows were kept
     row_max: torch.Tensor | None = None  # (R, N): max over l,h of X[row_positions[r], j]
     routing: torch.Tensor | None = None  # (N, experts x MoE layers): router logits (MoEE)
+    values: dict = field(default_factory=dict)  # VA/AlignedWVA part -> (N, width), layer mean
 
 
 def attention_columns(readout: str, level: str, item: PreparedInput, prefix_rows: bool) -> list:

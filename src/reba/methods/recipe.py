@@ -20,6 +20,7 @@ from reba.methods.htp import HierarchicalTokenPrepending
 from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
+from reba.methods.values import AlignedWVA, ValueAggregation, ValueReadout
 
 Readout = Literal["mean", "last", "reba", "reba-last", "hybrid"]
 READOUTS: tuple[Readout, ...] = ("mean", "last", "reba", "reba-last", "hybrid")
@@ -69,6 +70,8 @@ class Recipe:
     - ``moee``: MoEE's router weights of every MoE layer with the hidden state (one input,
       read out at the last token; ``methods.moee``);
     - ``icl``: in-context PromptEOL's demonstration before each (PromptEOL) prompt.
+    - ``values``: VA (attention values) or AlignedWVA (attention outputs), averaged over a
+      range of layers, pooled instead of the hidden state of ``layer``.
     """
 
     inputs: tuple[Input, ...]
@@ -81,6 +84,7 @@ class Recipe:
     sparse: SparseLogits | None = None
     moee: RouterWeights | None = None
     icl: InContext | None = None
+    values: ValueReadout | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +122,8 @@ class Recipe:
             self._check_sparse()
         if self.moee is not None:
             self._check_moee()
+        if self.values is not None:
+            self._check_values()
 
     def _check_sparse(self) -> None:
         if len(self.inputs) != 1:
@@ -153,6 +159,23 @@ class Recipe:
         if self.icl is None:
             return self.inputs
         return tuple(Prompt(self.icl.template(p.template), p.whole) for p in self.prompts)
+
+    def _check_values(self) -> None:
+        if self.moee is not None:
+            raise ValueError(
+                f"{self.values.name} replaces the hidden state that MoEE (moee) pairs with "
+                "router weights; the two do not combine"
+            )
+        if isinstance(self.values, AlignedWVA) and self.readout != "last":
+            raise ValueError(
+                "AlignedWVA is the attention output at the last position (the last token's "
+                f"attention weights the values); the read-out must be 'last', got {self.readout!r}"
+            )
+        if isinstance(self.values, ValueAggregation) and self.embedfilter is not None:
+            raise ValueError(
+                "EmbedFilter projects residual-stream vectors; VA's values live in the value "
+                "space (num_kv_heads * head_dim wide), so the two do not combine"
+            )
 
     @property
     def prompts(self) -> tuple[Prompt, ...]:

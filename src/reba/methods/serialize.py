@@ -6,9 +6,9 @@
 
 An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
 or its type (``tp``, ``cp``, ``kv``) with every parameter; ``embedfilter``, ``sparse``
-(read-outs through the LM head) and ``moee`` appear only when the recipe has them, with every
-parameter. The same pieces are the recipe's part of a method's fingerprint (cache keys,
-provenance), so what is saved is what is compared.
+(read-outs through the LM head), ``moee`` and ``values`` (``{"type": "va" | "alignedwva", ...}``)
+appear only when the recipe has them, with every parameter. The same pieces are the recipe's
+part of a method's fingerprint (cache keys, provenance), so what is saved is what is compared.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from reba.methods.interventions import ContrastivePrompting, TokenPrepending
 from reba.methods.kv_rerouting import KVRerouting
 from reba.methods.moee import RouterWeights
 from reba.methods.recipe import Prompt, Recipe, Repetition
+from reba.methods.values import VALUE_PARTS
 
 INTERVENTION_TYPES = {
     cls.name: cls
@@ -44,6 +45,7 @@ _RECIPE_KEYS = (
     "default_k",
     "description",
     *HEAD_PARTS,
+    "values",
 )
 
 
@@ -75,11 +77,14 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 def describe_heads(recipe: Recipe) -> dict[str, Any]:
     """The read-outs through the LM head the recipe has (none: nothing, so that the other
     recipes' descriptions and fingerprints stay as they were)."""
-    return {
+    described = {
         kind: dataclasses.asdict(part)
         for kind in HEAD_PARTS
         if (part := getattr(recipe, kind)) is not None
     }
+    if recipe.values is not None:  # VA / AlignedWVA: likewise only when present
+        described["values"] = {"type": recipe.values.name, **dataclasses.asdict(recipe.values)}
+    return described
 
 
 def recipe_from_dict(data: Any, *, source: str = "recipe") -> Recipe:
@@ -109,6 +114,7 @@ def recipe_from_dict(data: Any, *, source: str = "recipe") -> Recipe:
                 for kind in HEAD_PARTS
                 if data.get(kind) is not None
             },
+            values=_values(data.get("values"), f"{source}.values"),
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from None
@@ -144,6 +150,19 @@ def _head(kind: str, spec: Any, where: str):
     if not isinstance(spec, dict) or set(spec) - fields:
         raise ValueError(f"{where}: expected null or an object with keys from {sorted(fields)}")
     return cls(**spec)
+
+
+def _values(spec: Any, where: str):
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or spec.get("type") not in VALUE_PARTS:
+        raise ValueError(f"{where}: expected null or an object with type {list(VALUE_PARTS)}")
+    cls = VALUE_PARTS[spec["type"]]
+    params = {key: value for key, value in spec.items() if key != "type"}
+    unknown = sorted(set(params) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)} of {spec['type']}")
+    return cls(**params)
 
 
 def _integer(value: Any, where: str) -> int:

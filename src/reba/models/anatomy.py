@@ -53,6 +53,37 @@ def attention_output_projection(model: torch.nn.Module, layer: int) -> torch.nn.
     )
 
 
+VALUE_PROJECTION_NAMES = ("v_proj", "value", "v")
+
+
+def attention_module(model: torch.nn.Module, layer: int) -> torch.nn.Module | None:
+    """Layer ``layer``'s attention module (``self_attn``, ``attn``, ...), or None."""
+    block = decoder_layers(model)[layer]
+    for attention_name in ATTENTION_NAMES:
+        attention = getattr(block, attention_name, None)
+        if isinstance(attention, torch.nn.Module):
+            return attention
+    return None
+
+
+def attention_value_projection(model: torch.nn.Module, layer: int) -> torch.nn.Module:
+    """The module whose output is layer ``layer``'s attention values, every key/value head
+    concatenated (``W_V LN(h)``). A fused query/key/value projection (GPT-2's ``c_attn``,
+    GPT-NeoX's ``query_key_value``) is refused: where its value columns sit differs per family."""
+    attention = attention_module(model, layer)
+    for name in VALUE_PROJECTION_NAMES:
+        projection = getattr(attention, name, None)
+        if isinstance(projection, torch.nn.Module):
+            return projection
+    block = type(decoder_layers(model)[layer]).__name__
+    raise UnsupportedArchitectureError(
+        f"{type(model).__name__} ({block}): no separate attention value projection found "
+        f"(looked for {'/'.join(ATTENTION_NAMES)} . {'/'.join(VALUE_PROJECTION_NAMES)}; a fused "
+        "query/key/value projection such as GPT-2's c_attn is not split); VA cannot be read "
+        "on this architecture (AlignedWVA, read at the output projection, can)"
+    )
+
+
 def hidden_states_argument(args: tuple, kwargs: dict) -> tuple[torch.Tensor, bool]:
     """A decoder layer's input hidden states, and whether they came positionally."""
     if args:
