@@ -155,7 +155,6 @@ def _dev_candidates(lm, sweep: Sweep, level: Level) -> dict[tuple, list[Embeddin
         if parse_method(cfg.method).recipe.icl is not None:
             out[key] = selection.demonstration_configs(cfg, sweep.dev_demos)
             continue
-        for layer in sorted({*layers, own}):
         for layer in sorted({*layers, method.layer}):
             out.setdefault(key, []).append(
                 EmbeddingConfig(cfg.method, cfg.k, layer, cfg.include_prefix, cfg.preprocess)
