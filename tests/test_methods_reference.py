@@ -17,8 +17,8 @@ TEXTS = [
     "我们去银行取钱。",
 ]
 PROMPT_PRESETS = [  # LM head, values: tests/test_{heads,values}_reference.py; MoEE
-    # (mixture-of-experts models only): tests/test_moee.py; HTP and in-context PromptEOL:
-    # tests/test_htp_reference.py, tests/test_icl.py
+    # (mixture-of-experts models only): tests/test_moee.py; HTP, KV-Embedding and in-context
+    # PromptEOL: tests/test_htp_reference.py, tests/test_kv_embedding.py, tests/test_icl.py
     name
     for name, recipe in PRESETS.items()
     if recipe.prompts
@@ -26,7 +26,7 @@ PROMPT_PRESETS = [  # LM head, values: tests/test_{heads,values}_reference.py; M
     and recipe.sparse is None
     and not recipe.moee
     and recipe.icl is None
-    and getattr(recipe.intervention, "name", None) != "htp"
+    and getattr(recipe.intervention, "name", None) in (None, "tp", "cp")
     and recipe.values is None
 ]
 COMBINATIONS = [

@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from reba.eval.intrinsic import twonn
+
 
 def dataset_entropy(vectors: np.ndarray) -> float:
     """Normalised matrix-based entropy (alpha = 1) of the Gram matrix of ``vectors`` (N x D)."""
@@ -39,21 +41,11 @@ def dataset_entropy(vectors: np.ndarray) -> float:
 
 
 def twonn_dimension(vectors: np.ndarray, fraction: float = 0.9) -> float:
-    """TwoNN intrinsic dimension of ``vectors`` (N x D), fitted on the smallest ``fraction``."""
-    x = _matrix(vectors, at_least=3)
-    squared = (x * x).sum(axis=1)
-    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * x @ x.T, 0.0))
-    np.fill_diagonal(distances, np.inf)
-    nearest = np.sort(distances, axis=1)[:, :2]
-    keep = nearest[:, 0] > 0
-    if keep.sum() < 3:
-        raise ValueError("TwoNN needs at least 3 distinct vectors")
-    mu = np.sort(np.log(nearest[keep, 1] / nearest[keep, 0]))
-    n = len(mu)
-    used = int(n * fraction)
-    y = -np.log(1 - np.arange(1, used + 1) / n)
-    x_fit = mu[:used]
-    return float((x_fit @ y) / (x_fit @ x_fit))
+    """TwoNN intrinsic dimension of ``vectors`` (N x D), fitted on the smallest ``fraction`` of
+    the ratios: ``reba.eval.intrinsic.twonn`` (one estimator for KV-Embedding's layers and for
+    ``--layers free``; identical vectors counted once)."""
+    _matrix(vectors, at_least=3)
+    return twonn(vectors, discard=1.0 - fraction)
 
 
 def _matrix(vectors: np.ndarray, at_least: int) -> np.ndarray:
