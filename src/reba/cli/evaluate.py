@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--methods",
         default=None,
         help="comma-separated methods, combinations or named grids (all, repetition, prompts, "
-        "interventions, reba-prompts, word), e.g. prompts,reba,pcot+reba; 'reba+prefix' adds "
-        "the authors' BOS-row variant (default: mean,echo,reba)",
+        "interventions, reba-prompts, frontier, word), e.g. prompts,reba,pcot+reba; "
+        "'reba+prefix' adds the authors' BOS-row variant (default: mean,echo,reba)",
     )
     parser.add_argument("--k", default=None, help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
     parser.add_argument(

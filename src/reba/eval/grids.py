@@ -4,6 +4,9 @@ repetition    classical pooling, Echo and ReBA over token-level repetition
 prompts       the prompt methods: PromptEOL, PCoT, KE, CK, MetaEOL, Echo's prompt
 interventions Token Prepending and Contrastive Prompting on the prompts (the papers' set)
 reba-prompts  ReBA read-outs over the PromptEOL, PCoT and KE prompts, alone and with TP/CP
+frontier      the 2026 methods on dense models (docs/methods-2026.md): EmbedFilter, PromptReps'
+              dense vector, in-context PromptEOL, KV-Embedding, HTP, VA and AlignedWVA, and
+              ReBA's read-out over those that take one (MoEE needs a mixture-of-experts model)
 all           all of the above
 word          the word-level grid: repetition read-outs and prompts read at the word
 """
@@ -26,6 +29,19 @@ GRIDS: dict[str, tuple[str, ...]] = {
         for iv in ("", "+tp", "+cp")
         for readout in ("reba", "reba-last")
     ),
+    "frontier": (
+        "embedfilter",
+        "embedfilter-echo",
+        "reba+embedfilter",
+        "promptreps",
+        "prompteol-icl",
+        "prompteol-icl+reba",
+        "kv-embedding",
+        "kv-embedding+reba",
+        "htp",
+        "va",
+        "alignedwva",
+    ),
     "word": (
         "mean",
         "echo",
@@ -40,7 +56,11 @@ GRIDS: dict[str, tuple[str, ...]] = {
 }
 GRIDS["all"] = tuple(
     dict.fromkeys(
-        GRIDS["repetition"] + GRIDS["prompts"] + GRIDS["interventions"] + GRIDS["reba-prompts"]
+        GRIDS["repetition"]
+        + GRIDS["prompts"]
+        + GRIDS["interventions"]
+        + GRIDS["reba-prompts"]
+        + GRIDS["frontier"]
     )
 )
 
