@@ -7,6 +7,7 @@ first layers, where float32 resolves a log-sum-exp only to 1e-4 (what ``PRECISE_
 Two short texts; each text is compared with the reference computed alone.
 """
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,21 @@ def _reference(lm, name, texts):
     return np.stack([R.preset(lm.model, lm.tokenizer, name, t).numpy() for t in texts])
 
 
-# MoEE needs a mixture-of-experts model (Qwen2.5-Coder is dense): tests/test_moee.py; value
-# read-outs: tests/test_values_reference.py.
-@pytest.mark.parametrize(
-    "name",
-    [n for n, r in PRESETS.items() if n not in HEAD_PRESETS and not r.moee and r.values is None]
-    + COMBINATIONS,
-)
+# The presets tests/reference.py writes out (repetition, the prompts, TP and CP); the 2026
+# parts are checked below with their own references; MoEE needs a mixture-of-experts model
+# (Qwen2.5-Coder is dense): tests/test_moee.py.
+CLASSIC = [
+    n
+    for n, r in PRESETS.items()
+    if n not in HEAD_PRESETS
+    and not r.moee
+    and r.values is None
+    and r.icl is None
+    and getattr(r.intervention, "name", None) in (None, "tp", "cp")
+]
+
+
+@pytest.mark.parametrize("name", CLASSIC + COMBINATIONS)
 def test_every_preset_matches_reference(qwen, name):
     got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
     assert_close(got, _reference(qwen, name, TEXTS))
@@ -139,3 +148,36 @@ def test_packed_equals_padded(qwen, name):
     packed = emb.embed(texts, batch_size=5, packing=True)
     np.testing.assert_array_equal(packed.indices, np.arange(len(texts)))
     assert_close(packed.embeddings, padded)
+
+
+# The 2026 parts on Qwen2's real weights, each against its own naive reference (the same
+# functions their tiny-model and SmolLM2 tests use).
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("test_htp_reference", "htp"),
+        ("test_htp_reference", "prompteol+htp"),
+        ("test_icl", "prompteol-icl"),
+        ("test_icl", "prompteol-icl+tp+reba-last"),
+        ("test_kv_embedding", "kv-embedding"),
+        ("test_kv_embedding", "kv-embedding+reba"),
+    ],
+)
+def test_2026_parts_match_reference(qwen, module, name):
+    reference = importlib.import_module(module).reference
+    got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
+    assert_close(got, reference(qwen, name, TEXTS))
+
+
+def test_value_readouts_match_reference(qwen):
+    refs = importlib.import_module("test_values_reference")
+    for name, reference in [("va", refs.va_reference), ("alignedwva", refs.wva_reference)]:
+        got = reba.Embedder(qwen, method=name).encode(TEXTS, batch_size=2)
+        assert_close(got, np.stack([reference(qwen, t, name).numpy() for t in TEXTS]))
+
+
+def test_every_preset_is_checked_on_qwen():
+    checked = {"htp", "prompteol-icl", "kv-embedding", "va", "alignedwva"}
+    moee = {n for n, r in PRESETS.items() if r.moee}
+    query_forms = {"htp-query", "kv-embedding-query"}  # their document form is checked
+    assert set(PRESETS) == set(CLASSIC) | set(HEAD_PRESETS) | checked | moee | query_forms
