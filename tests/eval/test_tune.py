@@ -275,3 +275,66 @@ def test_readme_tune_path_runs_as_written(tmp_path, monkeypatch, cache):
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
         response = client.embeddings.create(model="best", input=texts, encoding_format="float")
     np.testing.assert_allclose([d.embedding for d in response.data], want, atol=1e-5)
+
+
+def entropy_by_eigenvalues(vectors: np.ndarray) -> float:
+    """Skean et al.'s dataset entropy restated: rows centred then unit length, the Gram
+    matrix's eigenvalues over its trace, Shannon entropy over log(min(N, D))."""
+    z = vectors - vectors.mean(axis=0)
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    eig = np.clip(np.linalg.eigvalsh(z @ z.T), 0, None)
+    p = eig[eig > 1e-12 * eig.max()] / eig.sum()
+    return float(-(p * np.log(p)).sum() / math.log(min(z.shape)))
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "twonn"])
+def test_label_free_choice_by_a_layer_criterion(lm, sts_file, cache, tmp_path, criterion):
+    """``--label-free --criterion entropy|twonn``: each candidate's label-free score is the
+    criterion on the vectors of the dev half's distinct texts; the winner is its argmax."""
+    from reba.eval.intrinsic import twonn
+
+    _, doc, files = tune(
+        lm, [file_task(sts_file, "sts")], tmp_path / "c.json", grid=GRID, label_free=True,
+        criterion=criterion, bootstrap=50, cost_texts=0, cache_path=cache,
+    )  # fmt: skip
+    assert doc["criterion"] == "label-free" and doc["free_criterion"] == criterion
+    dev, _ = halves(sts_rows())
+    texts = list(dict.fromkeys(t for r in dev for t in (r["s1"], r["s2"])))
+    want = {}
+    for method, k, layer in CANDIDATES:
+        vectors = reba.Embedder(lm, method=method, k=k, layer=layer).encode(texts)
+        vectors = vectors.astype(np.float64)
+        want[(method, k, layer)] = (
+            entropy_by_eigenvalues(vectors) if criterion == "entropy" else -twonn(vectors, 0.1)
+        )
+    got = {
+        (c["config"]["method"], c["config"]["k"], c["layer"]): c["free_dev"]
+        for c in doc["candidates"]
+    }
+    assert got == pytest.approx({c: round(v, 4) for c, v in want.items()}, abs=2e-4)
+    method, k, layer = max(want, key=want.get)
+    winner = doc["winner"]
+    assert (winner["config"]["method"], winner["config"]["k"], winner["layer"]) == (
+        method,
+        k,
+        layer,
+    )
+    assert "The labelled choice would be" in files[-1].read_text()
+    assert ("entropy" if criterion == "entropy" else "TwoNN") in files[-1].read_text()
+
+
+def test_texts_by_twonn_and_a_criterion_without_label_free_refused(model_dir, tmp_path, capsys):
+    (tmp_path / "texts.txt").write_text("\n".join(random_texts(24, seed=5)) + "\n")
+    common = [
+        "tune", "--model", str(model_dir), "--dtype", "float32", "--methods", "mean,reba",
+        "-k", "1", "--layers", "own,-3", "--cost", "0", "--cache", str(tmp_path / "c.sqlite"),
+        "--quiet", "--criterion", "twonn",
+    ]  # fmt: skip
+    out = tmp_path / "free.json"
+    assert main([*common, "--texts", str(tmp_path / "texts.txt"), "--out", str(out)]) == 0
+    doc = json.loads((tmp_path / "free.tune.json").read_text())
+    assert doc["free_criterion"] == "twonn" and "labelled_choice" not in doc
+    assert doc["winner"]["free_dev"] == max(c["free_dev"] for c in doc["candidates"])
+    assert main([*common, "--data", str(tmp_path / "texts.txt"), "--type", "sts", "--out",
+                 str(tmp_path / "x.json")]) == 2  # fmt: skip
+    assert "--criterion twonn chooses without labels: add --label-free" in capsys.readouterr().err

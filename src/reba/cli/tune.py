@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from reba.cli.evaluate import add_run_options
     from reba.models import DEFAULT_MODEL
     from reba.tune import DEFAULT_METHODS
+    from reba.tune.search import FREE_CRITERIA
 
     parser.add_argument("--model", "-m", default=DEFAULT_MODEL)
     data = parser.add_mutually_exclusive_group(required=True)
@@ -36,6 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --data: choose without the labels (as for --texts) and report how the "
         "choice scores against them",
+    )
+    parser.add_argument(
+        "--criterion",
+        choices=FREE_CRITERIA,
+        default=FREE_CRITERIA[0],
+        help="the label-free criterion of --texts and --label-free: minus (alignment + "
+        "uniformity) of each text and a random-deletion view, or reba eval --layers free's "
+        "dataset entropy (highest) or TwoNN intrinsic dimension (lowest) of the texts' vectors "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--methods",
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from reba.eval.selection import dev_layers
     from reba.models import load_model
     from reba.tune import Budget, Grid, labelled_tasks, tune, unlabelled_task
+    from reba.tune.search import FREE_CRITERIA
 
     try:
         ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
@@ -84,10 +95,15 @@ def run(args: argparse.Namespace) -> int:
     if wants_free(args.layers):
         raise ValueError(
             "--layers free is reba eval's row per method with a label-free layer; reba tune "
-            "chooses without labels with --label-free (or --texts)"
+            "chooses without labels with --label-free (or --texts), by --criterion"
         )
     if args.texts and args.label_free:
         raise ValueError("--label-free is for labelled --data; --texts is always label-free")
+    if args.criterion != FREE_CRITERIA[0] and not (args.texts or args.label_free):
+        raise ValueError(
+            f"--criterion {args.criterion} chooses without labels: add --label-free (or give "
+            "--texts)"
+        )
     methods = expand(args.methods)
     sweep_configs(methods, ks, [None], "sentence")  # unknown method names fail before loading
     if args.texts:
@@ -110,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
         grid=grid,
         budget=Budget(args.budget_minutes),
         budget_texts=args.budget_texts,
-        label_free=args.label_free,
+        # --texts is scored by minus (alignment + uniformity) itself; another criterion
+        # chooses as on labelled data without the labels
+        label_free=args.label_free or (bool(args.texts) and args.criterion != FREE_CRITERIA[0]),
+        criterion=args.criterion,
         bootstrap=args.bootstrap,
         cost_texts=args.cost,
         seed=args.seed,

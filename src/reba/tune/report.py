@@ -15,6 +15,12 @@ from reba.eval.tasks import Task
 from reba.models import LoadedModel
 from reba.tune.search import Candidate, Outcome, paired_difference
 
+FREE_NAMES = {  # the label-free criteria of reba.tune.search, as the report names them
+    "align-uniform": "minus alignment + uniformity, Wang & Isola 2020",
+    "entropy": "dataset entropy of the dev texts' vectors, highest; Skean et al. 2025",
+    "twonn": "TwoNN intrinsic dimension of the dev texts' vectors, lowest; shown negated",
+}
+
 
 def document(
     lm: LoadedModel,
@@ -41,6 +47,7 @@ def document(
         },
         "settings": settings,
         "criterion": outcome.criterion,
+        "free_criterion": outcome.free_criterion,
         "searched": outcome.searched,
         "not_searched": outcome.skipped,
         "budget_hit": outcome.budget_hit,
@@ -101,7 +108,7 @@ def markdown(doc: dict, config_path: str) -> str:
         "",
         f"Tasks: {tasks}. Chosen on the dev halves by "
         + (
-            "the label-free criterion (minus alignment + uniformity, Wang & Isola 2020)"
+            f"the label-free criterion ({FREE_NAMES[doc.get('free_criterion') or 'align-uniform']})"
             if free
             else "the mean dev score"
         )
@@ -111,7 +118,7 @@ def markdown(doc: dict, config_path: str) -> str:
         f"test {_score(winner)}, dev {_number(winner['dev'])}, "
         f"{_speed(winner)} texts/s.",
     ]
-    if free:
+    if free and "labelled_choice" in doc:
         choice, diff = doc["labelled_choice"], doc["label_free_minus_labelled"]
         lines += [
             "",

@@ -6,7 +6,10 @@ dev`` does). Each candidate configuration is scored on every dev half; the candi
 best mean dev score wins, and every candidate's test-half score (with a bootstrap standard
 error) is reported, never used to choose. With ``label_free``, labelled tasks are searched as
 if they had no labels: the choice is by the label-free criterion (``reba.eval.evaluators.
-LabelFreeEvaluator``) on the dev halves' texts, and the labels only score the choice.
+LabelFreeEvaluator``) on the dev halves' texts, and the labels only score the choice. The
+criterion is minus (alignment + uniformity) by default, or one of ``reba eval --layers free``'s
+(``reba.eval.layer_criteria``: dataset entropy, TwoNN intrinsic dimension) on the vectors of the
+dev halves' texts.
 
 The grid is searched one stage at a time, in the order the methods are given; a stage is the
 methods that read the same model input (``stages``: mean, Echo and ReBA all read the repeated
@@ -28,10 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reba.engine import check_method
-from reba.eval import selection, splits
+from reba.eval import layer_criteria, selection, splits
 from reba.eval.cache import EmbeddingCache, model_identity
 from reba.eval.runner import Scorer, fill_cache, sweep_configs, unique_inputs
-from reba.eval.tasks import Task, texts_task
+from reba.eval.tasks import SINGLE, Task, texts_task
 from reba.methods import EmbeddingConfig, parse_method
 from reba.models import LoadedModel, cache_dir
 
@@ -49,6 +52,8 @@ DEFAULT_METHODS = (
     "mean",
 )
 DEFAULT_KS = (1, 2, 3)
+ALIGN_UNIFORM = "align-uniform"  # the texts evaluator's: minus (alignment + uniformity)
+FREE_CRITERIA = (ALIGN_UNIFORM, *layer_criteria.CRITERIA)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Candidate:
     se: float  # its bootstrap standard error (tasks independent); NaN without bootstrap
     tasks: dict[str, dict] = field(default_factory=dict)  # task -> dev, test, se
     free_dev: float | None = None  # with label_free: the criterion on the dev halves' texts
+    # (signed so that higher is preferred: TwoNN's is minus the dimension)
     cost: dict | None = None  # texts/s and forwards per text (``reba.eval.costs``)
     resamples: dict[str, list] = field(default_factory=dict, repr=False)
 
@@ -94,6 +100,7 @@ class Outcome:
     skipped: list[str]  # methods left out by the time budget
     seconds: float
     labelled_choice: Candidate | None = None  # with label_free: the dev argmax, for comparison
+    free_criterion: str | None = None  # with label_free: one of FREE_CRITERIA
 
     @property
     def budget_hit(self) -> bool:
@@ -107,6 +114,7 @@ def search(
     budget: Budget = Budget(),
     *,
     label_free: bool = False,
+    criterion: str = ALIGN_UNIFORM,
     bootstrap: int = 200,
     batch_size: int = 16,
     max_length: int | None = None,
@@ -115,21 +123,32 @@ def search(
     clock: Callable[[], float] = time.perf_counter,
 ) -> Outcome:
     """Search ``grid`` on ``tasks`` (all of one level) within ``budget``; vectors go to the
-    embedding cache of ``reba eval`` (``cache_path``). ``clock`` measures the budget."""
+    embedding cache of ``reba eval`` (``cache_path``). With ``label_free``, the choice is by
+    ``criterion`` (one of ``FREE_CRITERIA``) on the dev halves' texts. ``clock`` measures the
+    budget."""
     levels = {t.spec.level for t in tasks}
     if len(levels) != 1:
         raise ValueError("reba tune chooses one configuration: give tasks of one level only")
     level = levels.pop()
     if label_free and level != "sentence":
         raise ValueError("the label-free criterion is for sentence embeddings")
+    if criterion not in FREE_CRITERIA:
+        raise ValueError(
+            f"unknown label-free criterion {criterion!r}; known: {', '.join(FREE_CRITERIA)}"
+        )
+    if criterion != ALIGN_UNIFORM and not label_free:
+        raise ValueError(f"the {criterion} criterion chooses without labels: use label_free")
     halves = {t.name: (splits.split(t, "dev"), splits.split(t, "test")) for t in tasks}
     for name, (dev, test) in halves.items():
         if not all(dev.rows.values()) or not all(test.rows.values()):
             raise ValueError(f"task {name} is too small to split into dev and test halves")
     free = {t.name: _texts_of(halves[t.name][0]) for t in tasks} if label_free else {}
+    # minus (alignment + uniformity) embeds each text's deletion view too; the other criteria
+    # read the texts' own vectors, which the tasks' inputs hold already
+    scored_free = list(free.values()) if criterion == ALIGN_UNIFORM else []
     cache = EmbeddingCache(cache_path or cache_dir() / "embeddings.sqlite")
     scorer = Scorer(cache, model_identity(lm), max_length or lm.max_length, bootstrap)
-    inputs = unique_inputs([*tasks, *free.values()])
+    inputs = unique_inputs([*tasks, *scored_free])
     candidates, searched, skipped, stage_seconds = [], [], [], []
     start = clock()
     try:
@@ -148,7 +167,7 @@ def search(
             for own, method_prints in configs.values():
                 for cfg, fingerprint in method_prints.items():
                     candidates.append(
-                        _candidate(scorer, cfg, fingerprint, own, tasks, halves, free)
+                        _candidate(scorer, cfg, fingerprint, own, tasks, halves, free, criterion)
                     )
             stage_seconds.append(clock() - stage_start)
             searched += stage
@@ -171,8 +190,13 @@ def search(
         searched=searched,
         skipped=skipped,
         seconds=round(clock() - start, 1),
-        labelled_choice=by_dev if label_free else None,
+        labelled_choice=by_dev if label_free and not _all_unlabelled(tasks) else None,
+        free_criterion=criterion if label_free else None,
     )
+
+
+def _all_unlabelled(tasks: Sequence[Task]) -> bool:
+    return all(t.spec.type == "texts" for t in tasks)
 
 
 def _would_pass(budget: Budget, spent: float, stage_seconds: list[float]) -> bool:
@@ -184,11 +208,28 @@ def _would_pass(budget: Budget, spent: float, stage_seconds: list[float]) -> boo
 
 
 def _texts_of(task: Task) -> Task:
-    """The distinct texts of a (labelled) task, as a task without labels."""
+    """The distinct texts of a task, as a task without labels (an unlabelled task's own texts,
+    not the deletion views its evaluator adds)."""
     from reba.eval.evaluators import evaluator_for
 
-    texts = [x for x in evaluator_for(task.spec).inputs(task) if isinstance(x, str) and x.strip()]
+    if task.spec.type == "texts":
+        texts = list(dict.fromkeys(row["text"] for row in task.rows[SINGLE]))
+    else:
+        inputs = evaluator_for(task.spec).inputs(task)
+        texts = [x for x in inputs if isinstance(x, str) and x.strip()]
     return texts_task(f"{task.name} (texts)", texts)
+
+
+def _free_score(scorer: Scorer, fingerprint: dict, texts: Task, criterion: str) -> float:
+    """The label-free ``criterion`` of one configuration on ``texts`` (higher is preferred)."""
+    if criterion == ALIGN_UNIFORM:
+        return scorer.score(fingerprint, texts, bootstrap=False)["value"]
+    keys = [scorer.key(fingerprint, row["text"]) for row in texts.rows[SINGLE]]
+    found = scorer.cache.get_many(keys)
+    vectors = [found[k] for k in keys if isinstance(found.get(k), np.ndarray)]
+    if len(vectors) < 3:
+        return math.nan  # too few texts embedded (the others failed): not a candidate
+    return layer_criteria.layer_score(criterion, np.stack(vectors))
 
 
 def stages(methods: Sequence[str]) -> list[list[str]]:
@@ -227,7 +268,9 @@ def _configs(lm, method: str, grid: Grid, level) -> tuple[int, dict[EmbeddingCon
     return own, prints
 
 
-def _candidate(scorer: Scorer, cfg, fingerprint: dict, own: int, tasks, halves, free) -> Candidate:
+def _candidate(
+    scorer: Scorer, cfg, fingerprint: dict, own: int, tasks, halves, free, criterion
+) -> Candidate:
     """Scores of one configuration: dev and test halves of every task (and, with ``free``,
     the label-free criterion on the dev halves' texts)."""
     per_task, resamples = {}, {}
@@ -241,8 +284,8 @@ def _candidate(scorer: Scorer, cfg, fingerprint: dict, own: int, tasks, halves, 
             "se": on_test["extra"].get("se", math.nan),
         }
         if task.name in free:
-            on_texts = scorer.score(fingerprint, free[task.name], bootstrap=False)
-            per_task[task.name]["free_dev"] = on_texts["value"]
+            on_texts = _free_score(scorer, fingerprint, free[task.name], criterion)
+            per_task[task.name]["free_dev"] = on_texts
         resamples[task.name] = on_test["extra"].get("resamples")
     return Candidate(
         config=cfg,
