@@ -83,14 +83,27 @@ def htp_input(tokenizer, template, text, whole=True, begin=True):
     return out, text_at, sentence_markers, begin_markers, sources
 
 
-def htp(model, tokenizer, template, text, readout, layer, whole=True, begin=True, seed=0):
+def mean_row(model):
+    """The mean of every vocabulary id's embedded input row (Gemma's scaling included, as the
+    embedding module applies it): a resized vocabulary's new row under mean resizing."""
+    embedding = model.get_input_embeddings()
+    ids = torch.arange(embedding.weight.shape[0]).unsqueeze(0)
+    return embedding(ids)[0].double().mean(0).float()
+
+
+def htp(
+    model, tokenizer, template, text, readout, layer, whole=True, begin=True, seed=0, init="normal"
+):
     """The HTP vector of ``text`` in ``template`` (default layers: 1 to 7 of 32, scaled)."""
     start, end = 1, max(2, R.scaled(model, 7))
     ids, text_at, sentence_markers, begin_markers, sources = htp_input(
         tokenizer, template, text, whole, begin
     )
-    rows = {p: R.pst_row(model, seed) for p in sentence_markers}
-    rows.update({p: R.pst_row(model, seed + 1) for p in begin_markers})
+    if init == "mean":
+        rows = {p: mean_row(model) for p in [*sentence_markers, *begin_markers]}
+    else:
+        rows = {p: R.pst_row(model, seed) for p in sentence_markers}
+        rows.update({p: R.pst_row(model, seed + 1) for p in begin_markers})
     copies = list(zip(sentence_markers, sources)) + list(zip(begin_markers, sources))
     states, S = R.layers_by_hand(model, ids, rows, copies, start, end, readout.startswith("reba"))
     H = states[layer][0].double()

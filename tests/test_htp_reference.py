@@ -16,7 +16,7 @@ TEXTS = [
     "A bat flew out",
 ]
 HTP_QUERY_T = "Retrieve relevant document. Text:{text}"
-# method -> (template, whole, read-out, layer, begin)
+# method -> (template, whole, read-out, layer, begin[, init])
 CASES = {
     "htp": ("{text}", False, "mean", -2, True),
     "htp-query": (HTP_QUERY_T, False, "mean", -2, True),
@@ -24,18 +24,23 @@ CASES = {
     "pcot+htp+reba": (R.PCOT_T, True, "reba", -2, True),
     "ke+htp[begin=0]+reba-last": (R.KE_T, True, "reba-last", -2, False),
     "htp+last": ("{text}", False, "last", -2, True),
+    "htp+htp[init=mean]": ("{text}", False, "mean", -2, True, "mean"),
+    "prompteol+htp[init=mean]": (R.PROMPTEOL_T, True, "last", -1, True, "mean"),
     "echo-prompt+htp": None,  # refused: two text slots
 }
 
 
 def reference(lm, name, texts):
-    template, whole, readout, layer, begin = CASES[name]
+    template, whole, readout, layer, begin, *init = CASES[name]
     return np.stack(
         [
-            RH.htp(lm.model, lm.tokenizer, template, t, readout, layer, whole, begin).numpy()
+            RH.htp(
+                lm.model, lm.tokenizer, template, t, readout, layer, whole, begin,
+                init=init[0] if init else "normal",
+            ).numpy()
             for t in texts
         ]
-    )
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", [n for n, case in CASES.items() if case])
@@ -122,6 +127,7 @@ def test_htp_counts_its_rows_in_max_length(tiny):
         ("prompteol+htp+cp", "at most one intervention"),
         ("prompteol+htp[begin=2]", "begin is 1"),
         ("prompteol+htp[splitter=spacy]", "unknown sentence splitter 'spacy'"),
+        ("prompteol+htp[init=zeros]", "HTP's init is one of normal, mean"),
     ],
 )
 def test_htp_refused_with_a_message(name, message):
@@ -141,3 +147,16 @@ def test_explain_marks_the_markers_and_gives_them_no_weight(tiny):
     assert len(marked) == 6  # three sentences: three <PST>, three <B-PST>
     assert all(one.weights[i] == 0 for i in marked)
     assert sum(one.weights) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_markers_mean_row_is_the_mean_embedding_and_old_keys_stay():
+    """``init=mean`` (the authors' resized vocabulary) changes the vector; ``init=normal``,
+    the default, keeps the cache keys HTP had before the parameter existed."""
+    from reba.methods import EmbeddingConfig, check_config
+
+    def key(name):
+        return check_config(EmbeddingConfig(name, 1, None), "sentence").fingerprint()
+
+    assert "init" not in key("htp")["intervention"]
+    assert key("htp+htp[init=mean]")["intervention"]["init"] == "mean"
+    assert key("htp+htp[init=normal]") == key("htp")  # one canonical spelling, one key

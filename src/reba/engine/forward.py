@@ -239,11 +239,11 @@ def _htp_inputs(lm, assembled: _Batch, htp: HierarchicalTokenPrepending, stack) 
         for markers in (item.sentence_markers, item.begin_markers):
             targets += [(at, p) for p in markers]
             sources += [(at, s) for s in item.sentence_sources[: len(markers)]]
-    seeds = {"sentence": htp.seed, "begin": htp.seed + 1}
+    seeds = {"sentence": htp.seed, "begin": htp.seed + 1} if htp.init == "normal" else {}
     embeds = lm.model.get_input_embeddings()(assembled.ids)
     for kind, pairs in rows.items():
         if pairs:
-            hooks.put_rows(lm.model, embeds, _positions(lm, pairs), seeds[kind])
+            hooks.put_rows(lm.model, embeds, _positions(lm, pairs), seeds.get(kind))
     copies = (_positions(lm, targets), _positions(lm, sources))
     stack.enter_context(hooks.token_prepending(lm.model, htp, *copies))
     return {"inputs_embeds": embeds}

@@ -39,13 +39,18 @@ def pre_hooks(modules, hook: Callable) -> Iterator[None]:
 # --- Token Prepending -----------------------------------------------------------------------
 
 
-def placeholder_row(model: torch.nn.Module, seed: int) -> torch.Tensor:
-    """The ``<PST>`` input row: a seeded standard-normal vector passed through the model's own
-    embedding module (so Gemma's embedding scaling applies, as to any token)."""
+def placeholder_row(model: torch.nn.Module, seed: int | None) -> torch.Tensor:
+    """The ``<PST>`` input row: a seeded standard-normal vector (``seed=None``: the mean of the
+    embedding's rows, as a vocabulary resized with transformers' mean resizing gives) passed
+    through the model's own embedding module (so Gemma's embedding scaling applies, as to any
+    token)."""
     embedding = model.get_input_embeddings()
     weight = embedding.weight
-    generator = torch.Generator().manual_seed(seed)
-    vector = torch.randn(weight.shape[1], generator=generator).to(weight.device, weight.dtype)
+    if seed is None:
+        vector = weight.detach().double().mean(dim=0).to(weight.dtype)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        vector = torch.randn(weight.shape[1], generator=generator).to(weight.device, weight.dtype)
     # A small table holding the vector at row 0 (and room for a padding index, if any).
     rows = max(1, (getattr(embedding, "padding_idx", None) or 0) + 1)
     table = torch.zeros(rows, weight.shape[1], dtype=weight.dtype, device=weight.device)
@@ -63,9 +68,10 @@ def token_prepending_embeddings(
 
 
 def put_rows(
-    model: torch.nn.Module, embeds: torch.Tensor, positions: Positions, seed: int
+    model: torch.nn.Module, embeds: torch.Tensor, positions: Positions, seed: int | None
 ) -> torch.Tensor:
-    """``embeds`` with the placeholder row of ``seed`` at ``positions`` (in place)."""
+    """``embeds`` with the placeholder row of ``seed`` (``None``: the mean row) at
+    ``positions`` (in place)."""
     embeds[positions.rows, positions.at] = placeholder_row(model, seed).to(embeds.dtype)
     return embeds
 
