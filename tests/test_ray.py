@@ -200,6 +200,36 @@ def test_mixed_formats_and_packing_equal_the_local_engine(tmp_path):
     assert [(f["file"], f["row"]) for f in failures] == [("a.parquet", 3)]
 
 
+def test_fitted_post_processing_is_applied_on_the_workers(corpus, tmp_path):
+    """A configuration with a fitted state (all-but-the-top, fitted on 40 real sentences): the
+    Ray workers load the state from the configuration and write the embedder's vectors, and
+    the manifest records the state's digest."""
+    from reba import Embedder
+
+    sentences = _sentences(40)
+    base = Embedder("smollm2-135m", method="reba", k=2, device="cpu")
+    fitted = base.fit(sentences, "abtt", k=2, out=tmp_path / "pp")
+    config = fitted.config.save(tmp_path / "pp.json")
+    expected = fitted.encode(sentences[:30])
+    assert not np.allclose(expected, base.encode(sentences[:30]), atol=1e-3)  # it does something
+
+    source = tmp_path / "in.jsonl"
+    rows = [json.dumps({"id": i, "text": t}) for i, t in enumerate(sentences[:30])]
+    source.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "ray"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(
+            ["embed", "--config", str(config), "--engine", "ray", "--input", str(source),
+             "--output", str(out), "--shard-rows", "10", "--batch-size", "8", "--quiet"]
+        )  # fmt: skip
+    assert code == 0, err.getvalue()
+    got = pq.read_table(out).sort_by("row")
+    np.testing.assert_allclose(vectors(got), expected, atol=1e-5)
+    manifest = json.loads((out / "_reba.json").read_text())["config"]
+    assert manifest["postprocess"]["sha256"] == fitted.config.postprocess.sha256
+
+
 # --- fault tolerance, with the tiny model ----------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
