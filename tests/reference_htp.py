@@ -92,7 +92,7 @@ def mean_row(model):
 
 
 def htp(
-    model, tokenizer, template, text, readout, layer, whole=True, begin=True, seed=0, init="normal"
+    model, tokenizer, template, text, readout, layer, whole=True, begin=True, seed=0, init="mean"
 ):
     """The HTP vector of ``text`` in ``template`` (default layers: 1 to 7 of 32, scaled)."""
     start, end = 1, max(2, R.scaled(model, 7))

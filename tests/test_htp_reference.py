@@ -24,8 +24,8 @@ CASES = {
     "pcot+htp+reba": (R.PCOT_T, True, "reba", -2, True),
     "ke+htp[begin=0]+reba-last": (R.KE_T, True, "reba-last", -2, False),
     "htp+last": ("{text}", False, "last", -2, True),
-    "htp+htp[init=mean]": ("{text}", False, "mean", -2, True, "mean"),
-    "prompteol+htp[init=mean]": (R.PROMPTEOL_T, True, "last", -1, True, "mean"),
+    "htp+htp[init=normal]": ("{text}", False, "mean", -2, True, "normal"),
+    "prompteol+htp[init=normal]": (R.PROMPTEOL_T, True, "last", -1, True, "normal"),
     "echo-prompt+htp": None,  # refused: two text slots
 }
 
@@ -36,7 +36,7 @@ def reference(lm, name, texts):
         [
             RH.htp(
                 lm.model, lm.tokenizer, template, t, readout, layer, whole, begin,
-                init=init[0] if init else "normal",
+                init=init[0] if init else "mean",
             ).numpy()
             for t in texts
         ]
@@ -127,7 +127,7 @@ def test_htp_counts_its_rows_in_max_length(tiny):
         ("prompteol+htp+cp", "at most one intervention"),
         ("prompteol+htp[begin=2]", "begin is 1"),
         ("prompteol+htp[splitter=spacy]", "unknown sentence splitter 'spacy'"),
-        ("prompteol+htp[init=zeros]", "HTP's init is one of normal, mean"),
+        ("prompteol+htp[init=zeros]", "HTP's init is one of mean, normal"),
     ],
 )
 def test_htp_refused_with_a_message(name, message):
@@ -149,14 +149,14 @@ def test_explain_marks_the_markers_and_gives_them_no_weight(tiny):
     assert sum(one.weights) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_the_markers_mean_row_is_the_mean_embedding_and_old_keys_stay():
-    """``init=mean`` (the authors' resized vocabulary) changes the vector; ``init=normal``,
-    the default, keeps the cache keys HTP had before the parameter existed."""
+def test_the_markers_rows_change_the_vector_and_the_key():
+    """``init=mean`` (the authors' resized vocabulary, the default) and ``init=normal`` (TP's
+    rows) give other vectors and other cache keys."""
     from reba.methods import EmbeddingConfig, check_config
 
     def key(name):
         return check_config(EmbeddingConfig(name, 1, None), "sentence").fingerprint()
 
-    assert "init" not in key("htp")["intervention"]
-    assert key("htp+htp[init=mean]")["intervention"]["init"] == "mean"
-    assert key("htp+htp[init=normal]") == key("htp")  # one canonical spelling, one key
+    assert key("htp")["intervention"]["init"] == "mean"
+    assert key("htp+htp[init=mean]") == key("htp")  # one canonical spelling, one key
+    assert key("htp+htp[init=normal]")["intervention"]["init"] == "normal"

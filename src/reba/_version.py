@@ -4,4 +4,4 @@ Bump it whenever vectors change for a given configuration (tests/test_fingerprin
 otherwise): it is part of every provenance record and cache key.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch.func import functional_call
+from torch.utils.weak import WeakIdKeyDictionary
 
 from reba.methods import ContrastivePrompting, HierarchicalTokenPrepending, TokenPrepending
 from reba.models.anatomy import attention_output_projection, decoder_layers, hidden_states_argument
@@ -47,7 +48,7 @@ def placeholder_row(model: torch.nn.Module, seed: int | None) -> torch.Tensor:
     embedding = model.get_input_embeddings()
     weight = embedding.weight
     if seed is None:
-        vector = weight.detach().double().mean(dim=0).to(weight.dtype)
+        vector = _mean_row(weight)
     else:
         generator = torch.Generator().manual_seed(seed)
         vector = torch.randn(weight.shape[1], generator=generator).to(weight.device, weight.dtype)
@@ -57,6 +58,19 @@ def placeholder_row(model: torch.nn.Module, seed: int | None) -> torch.Tensor:
     table[0] = vector
     ids = torch.zeros(1, 1, dtype=torch.long, device=weight.device)
     return functional_call(embedding, {"weight": table}, (ids,))[0, 0]
+
+
+_MEAN_ROWS = WeakIdKeyDictionary()  # weight -> (its version counter, its mean row)
+
+
+def _mean_row(weight: torch.Tensor) -> torch.Tensor:
+    """The mean of the embedding's rows, computed once per weight (a 262k-row vocabulary takes
+    seconds) and again only if the weight changes in place."""
+    cached = _MEAN_ROWS.get(weight)
+    if cached is None or cached[0] != weight._version:
+        row = weight.detach().double().mean(dim=0).to(weight.dtype)
+        cached = _MEAN_ROWS[weight] = (weight._version, row)
+    return cached[1]
 
 
 def token_prepending_embeddings(

@@ -58,13 +58,7 @@ def describe_input(spec: Repetition | Prompt) -> Any:
 def describe_intervention(intervention) -> Any:
     if intervention is None:
         return None
-    fields = dataclasses.asdict(intervention)
-    # a parameter added later is left out at the value that gives the old vectors, so that
-    # configurations that existed before it keep their cache keys
-    for name, old in getattr(intervention, "keyless", {}).items():
-        if fields.get(name) == old:
-            del fields[name]
-    return {"type": type(intervention).name, **fields}
+    return {"type": type(intervention).name, **dataclasses.asdict(intervention)}
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
