@@ -11,7 +11,7 @@ demo: setup
 	reba demo
 
 test: setup
-	REBA_DATA_DIR=$(DATA) $(PYTHON) -m pytest -q
+	REBA_DATA_DIR=$(DATA) $(PYTHON) -m pytest -q --durations=15
 	ruff check .
 
 bench: setup
