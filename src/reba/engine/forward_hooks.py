@@ -7,13 +7,13 @@ position)`` pairs in the batch, so padded and packed batches work alike.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import torch
 from torch.func import functional_call
-from torch.utils.weak import WeakIdKeyDictionary
 
 from reba.methods import ContrastivePrompting, HierarchicalTokenPrepending, TokenPrepending
 from reba.models.anatomy import attention_output_projection, decoder_layers, hidden_states_argument
@@ -48,7 +48,7 @@ def placeholder_row(model: torch.nn.Module, seed: int | None) -> torch.Tensor:
     embedding = model.get_input_embeddings()
     weight = embedding.weight
     if seed is None:
-        vector = _mean_row(weight)
+        vector = _mean_row(embedding)
     else:
         generator = torch.Generator().manual_seed(seed)
         vector = torch.randn(weight.shape[1], generator=generator).to(weight.device, weight.dtype)
@@ -60,16 +60,18 @@ def placeholder_row(model: torch.nn.Module, seed: int | None) -> torch.Tensor:
     return functional_call(embedding, {"weight": table}, (ids,))[0, 0]
 
 
-_MEAN_ROWS = WeakIdKeyDictionary()  # weight -> (its version counter, its mean row)
+# embedding module -> (its weight, the mean of its rows)
+_MEAN_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _mean_row(weight: torch.Tensor) -> torch.Tensor:
-    """The mean of the embedding's rows, computed once per weight (a 262k-row vocabulary takes
-    seconds) and again only if the weight changes in place."""
-    cached = _MEAN_ROWS.get(weight)
-    if cached is None or cached[0] != weight._version:
+def _mean_row(embedding: torch.nn.Module) -> torch.Tensor:
+    """The mean of the embedding's rows, computed once per module and weight (a 262k-row
+    vocabulary takes seconds; reba never changes a model's weights)."""
+    weight = embedding.weight
+    cached = _MEAN_ROWS.get(embedding)
+    if cached is None or cached[0] is not weight:
         row = weight.detach().double().mean(dim=0).to(weight.dtype)
-        cached = _MEAN_ROWS[weight] = (weight._version, row)
+        cached = _MEAN_ROWS[embedding] = (weight, row)
     return cached[1]
 
 
