@@ -154,6 +154,19 @@ def model_dir(tmp_path_factory):
     return folder
 
 
+def assert_chosen_by(doc: dict, want: dict, score: str) -> dict:
+    """Every candidate's ``score`` in the report equals ``want`` (method, k, layer -> value,
+    computed here), and the winner is the argmax of ``want``; returns the winner."""
+    got = {
+        (c["config"]["method"], c["config"]["k"], c["layer"]): c[score] for c in doc["candidates"]
+    }
+    assert got == pytest.approx({c: round(v, 4) for c, v in want.items()}, abs=2e-4)
+    winner = doc["winner"]
+    chosen = (winner["config"]["method"], winner["config"]["k"], winner["layer"])
+    assert chosen == max(want, key=want.get)
+    return winner
+
+
 def test_unlabelled_choice_is_the_argmax_of_the_criterion(lm, model_dir, tmp_path):
     texts = random_texts(24, seed=5)
     (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
@@ -170,17 +183,8 @@ def test_unlabelled_choice_is_the_argmax_of_the_criterion(lm, model_dir, tmp_pat
         emb = reba.Embedder(lm, method=method, k=k, layer=layer)
         views = emb.encode([random_deletion(t) for t in dev])
         want[(method, k, layer)] = neg_align_uniform(emb.encode(dev), views)
-    got = {
-        (c["config"]["method"], c["config"]["k"], c["layer"]): c["dev"] for c in doc["candidates"]
-    }
-    assert got == pytest.approx({c: round(v, 4) for c, v in want.items()}, abs=2e-4)
+    winner = assert_chosen_by(doc, want, "dev")
     method, k, layer = max(want, key=want.get)
-    winner = doc["winner"]
-    assert (winner["config"]["method"], winner["config"]["k"], winner["layer"]) == (
-        method,
-        k,
-        layer,
-    )
     emb = reba.Embedder(lm, method=method, k=k, layer=layer)
     on_test = neg_align_uniform(emb.encode(test), emb.encode([random_deletion(t) for t in test]))
     assert winner["test"] == pytest.approx(on_test, abs=2e-4) and winner["se"] is None
@@ -307,18 +311,7 @@ def test_label_free_choice_by_a_layer_criterion(lm, sts_file, cache, tmp_path, c
         want[(method, k, layer)] = (
             entropy_by_eigenvalues(vectors) if criterion == "entropy" else -twonn(vectors, 0.1)
         )
-    got = {
-        (c["config"]["method"], c["config"]["k"], c["layer"]): c["free_dev"]
-        for c in doc["candidates"]
-    }
-    assert got == pytest.approx({c: round(v, 4) for c, v in want.items()}, abs=2e-4)
-    method, k, layer = max(want, key=want.get)
-    winner = doc["winner"]
-    assert (winner["config"]["method"], winner["config"]["k"], winner["layer"]) == (
-        method,
-        k,
-        layer,
-    )
+    assert_chosen_by(doc, want, "free_dev")
     assert "The labelled choice would be" in files[-1].read_text()
     assert ("entropy" if criterion == "entropy" else "TwoNN") in files[-1].read_text()
 

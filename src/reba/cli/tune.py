@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from reba.cli.evaluate import add_run_options
     from reba.models import DEFAULT_MODEL
     from reba.tune import DEFAULT_METHODS
-    from reba.tune.search import FREE_CRITERIA
+    from reba.tune.search import ALIGN_UNIFORM, FREE_CRITERIA
 
     parser.add_argument("--model", "-m", default=DEFAULT_MODEL)
     data = parser.add_mutually_exclusive_group(required=True)
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--criterion",
         choices=FREE_CRITERIA,
-        default=FREE_CRITERIA[0],
+        default=ALIGN_UNIFORM,
         help="the label-free criterion of --texts and --label-free: minus (alignment + "
         "uniformity) of each text and a random-deletion view, or reba eval --layers free's "
         "dataset entropy (highest) or TwoNN intrinsic dimension (lowest) of the texts' vectors "
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from reba.eval.selection import dev_layers
     from reba.models import load_model
     from reba.tune import Budget, Grid, labelled_tasks, tune, unlabelled_task
-    from reba.tune.search import FREE_CRITERIA
+    from reba.tune.search import ALIGN_UNIFORM
 
     try:
         ks, (layers, dev) = parse_ints(args.k), parse_layers(args.layers)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.texts and args.label_free:
         raise ValueError("--label-free is for labelled --data; --texts is always label-free")
-    if args.criterion != FREE_CRITERIA[0] and not (args.texts or args.label_free):
+    if args.criterion != ALIGN_UNIFORM and not (args.texts or args.label_free):
         raise ValueError(
             f"--criterion {args.criterion} chooses without labels: add --label-free (or give "
             "--texts)"
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         budget_texts=args.budget_texts,
         # --texts is scored by minus (alignment + uniformity) itself; another criterion
         # chooses as on labelled data without the labels
-        label_free=args.label_free or (bool(args.texts) and args.criterion != FREE_CRITERIA[0]),
+        label_free=args.label_free or (bool(args.texts) and args.criterion != ALIGN_UNIFORM),
         criterion=args.criterion,
         bootstrap=args.bootstrap,
         cost_texts=args.cost,

@@ -224,9 +224,8 @@ def _free_score(scorer: Scorer, fingerprint: dict, texts: Task, criterion: str) 
     """The label-free ``criterion`` of one configuration on ``texts`` (higher is preferred)."""
     if criterion == ALIGN_UNIFORM:
         return scorer.score(fingerprint, texts, bootstrap=False)["value"]
-    keys = [scorer.key(fingerprint, row["text"]) for row in texts.rows[SINGLE]]
-    found = scorer.cache.get_many(keys)
-    vectors = [found[k] for k in keys if isinstance(found.get(k), np.ndarray)]
+    found = scorer.vectors(fingerprint, texts)  # then the texts' own, not their views
+    vectors = [found[row["text"]] for row in texts.rows[SINGLE] if row["text"] in found]
     if len(vectors) < 3:
         return math.nan  # too few texts embedded (the others failed): not a candidate
     return layer_criteria.layer_score(criterion, np.stack(vectors))
