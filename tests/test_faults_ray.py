@@ -60,8 +60,12 @@ def _start(cluster, source: Path, out: Path, shard_rows: int) -> subprocess.Pope
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_job_that_loses_a_node_embeds_every_row_once(cluster, tmp_path):
+def test_a_job_that_loses_a_node_embeds_every_row_once(cluster, tmp_path, monkeypatch):
+    # The first node's workers pace each range (2 s), so that the node is lost mid-run however
+    # long adding the second node takes; the second node's workers run at full speed.
+    monkeypatch.setenv(ENV, "sleep@2000")
     first = cluster.add_node(num_cpus=2)  # both actors start here
+    monkeypatch.delenv(ENV)
     source = write_jsonl(tmp_path / "c.jsonl", ROWS, seed=5)
     out = tmp_path / "emb"
     job = _start(cluster, source, out, SHARD)
