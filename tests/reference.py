@@ -401,11 +401,27 @@ def svd_rows(W, keep, start=None):
     return rows * torch.sign(rows[torch.arange(keep), first_largest])[:, None]
 
 
+def echo_with_ends(model, tokenizer, template, text, layer=-1):
+    """EmbedFilter's Echo input, as CentreChen/EmbFilter's run4*_echo.py ``transform_func``
+    builds it: ``[bos] + piece0 + x + piece1 + x + [eos]`` (pieces and text tokenized apart,
+    no special tokens), BOS set to EOS when the tokenizer has none; the mean over the second
+    ``x`` and the EOS (their ``embed_mask``)."""
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    pieces = [part for part in template.split("{text}") if part]
+    p0, p1 = (tokenizer(p, add_special_tokens=False)["input_ids"] for p in pieces)
+    x = tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = [bos] + p0 + x + p1 + x + [tokenizer.eos_token_id]
+    mask = [0] + [0] * len(p0) + [0] * len(x) + [0] * len(p1) + [1] * len(x) + [1]
+    H, _ = run(model, ids, layer, attention=False)
+    return weighted(H, torch.tensor(mask, dtype=H.dtype))
+
+
 def embedfilter(model, tokenizer, W, text, echo=False, ratio=2):
     """The EmbedFilter presets: the prompt's last token (or Echo's mean over the second
-    occurrence), then projected onto the middle d // ratio right singular directions."""
+    occurrence and the closing EOS), then projected onto the middle d // ratio right singular
+    directions."""
     if echo:
-        h = prompted(model, tokenizer, EMBEDFILTER_ECHO_T, text, "mean", -1, whole=False)
+        h = echo_with_ends(model, tokenizer, EMBEDFILTER_ECHO_T, text)
     else:
         h = prompted(model, tokenizer, EMBEDFILTER_T, text, "last", -1)
     return svd_rows(W, W.shape[1] // ratio) @ h

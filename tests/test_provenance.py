@@ -27,6 +27,7 @@ def test_describe_holds_what_changes_a_vector(tiny_dir):
     described = reba.Embedder(str(tiny_dir), method=recipe, name="prov", device="cpu").describe()
     assert described["model_digest"].startswith("sha256:") and described["device_type"] == "cpu"
     assert described["dtype"] == "float32" and described["reba_version"] == reba.__version__
+    assert described["vectors_revision"] == reba._version.VECTORS_REVISION
     assert described["recipe"]["inputs"] == [{"template": 'Say "{text}" in one word:"',
                                               "whole": False}]  # fmt: skip
     assert described["recipe"]["intervention"]["end"] == 3  # made concrete for the model
@@ -56,9 +57,12 @@ def test_an_in_memory_model_is_identified_by_its_weights():
     assert model_digest(reba.wrap_model(model, tokenizer)) != before
 
 
-def test_eval_cache_keys_carry_the_version(tiny, monkeypatch):
+def test_eval_cache_keys_carry_the_vectors_revision_not_the_version(tiny, monkeypatch):
+    """A release that adds methods keeps cached vectors; a new vectors revision drops them."""
     key = model_identity(reba.wrap_model(tiny.model, tiny.tokenizer, name="m"))
     monkeypatch.setattr("reba._version.__version__", "9.9.9")
+    assert model_identity(reba.wrap_model(tiny.model, tiny.tokenizer, name="m")) == key
+    monkeypatch.setattr("reba._version.VECTORS_REVISION", "9.9.9")
     assert model_identity(reba.wrap_model(tiny.model, tiny.tokenizer, name="m")) != key
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reba._version import __version__
+from reba._version import VECTORS_REVISION, __version__
 from reba.config import EmbedderConfig, as_config
 from reba.engine import EmbedResult, check_method, embed_configs, truncated_items
 from reba.engine.explain import Explanation, explain_configs
@@ -143,8 +143,9 @@ class Embedder:
         before adding to them: the model's identity (a digest of its files or weights), the
         configuration resolved on this model (the recipe's full content: templates and their
         tokenization, read-out, layer, intervention parameters), the dtype and device type
-        it runs in, and reba's version. ``embedder_config`` is the configuration as its file,
-        so ``EmbedderConfig.from_dict(described["embedder_config"])`` rebuilds it."""
+        it runs in, reba's version and its vectors revision. ``embedder_config`` is the
+        configuration as its file, so ``EmbedderConfig.from_dict(described["embedder_config"])``
+        rebuilds it."""
         bound = self._method.bind(self.lm.num_layers)
         recipe = recipe_to_dict(bound.recipe)
         del recipe["description"]
@@ -164,6 +165,7 @@ class Embedder:
             **self._describe_heads(),
             **self._describe_postprocess(),
             "reba_version": __version__,
+            "vectors_revision": VECTORS_REVISION,
             "embedder_config": self.config.to_dict(),
         }
 

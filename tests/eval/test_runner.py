@@ -83,6 +83,38 @@ def test_second_run_embeds_nothing_and_gives_the_same_scores(lm, small_data, tmp
     assert values(first) == values(second)
 
 
+def test_a_new_vectors_revision_reads_an_equivalent_earlier_ones_cache(
+    lm, small_data, tmp_path, monkeypatch
+):
+    """Vectors cached under a revision declared equivalent are carried forward (nothing is
+    embedded, same scores); under a revision not declared so, everything is embedded again."""
+    import reba._version as version
+
+    sweep = Sweep(methods=("mean", "reba"), ks=(2,))
+    args = (lm, ["zh_ATEC"], small_data, sweep)
+    first = run_sweep(*args, cache_path=tmp_path / "c")
+    monkeypatch.setattr(version, "EQUIVALENT_REVISIONS", (version.VECTORS_REVISION,))
+    monkeypatch.setattr(version, "VECTORS_REVISION", "99.0.0")
+    carried = run_sweep(*args, cache_path=tmp_path / "c")
+    assert carried["timings"]["sentence_inputs_embedded"] == 0
+    assert carried["vectors_revision"] == "99.0.0"
+    again = run_sweep(*args, cache_path=tmp_path / "c")  # now under its own keys
+    assert again["timings"]["sentence_inputs_embedded"] == 0
+    monkeypatch.setattr(version, "EQUIVALENT_REVISIONS", ())
+    monkeypatch.setattr(version, "VECTORS_REVISION", "100.0.0")
+    fresh = run_sweep(*args, cache_path=tmp_path / "c")
+    assert (
+        fresh["timings"]["sentence_inputs_embedded"]
+        == first["timings"]["sentence_inputs_embedded"]
+        > 0
+    )
+
+    def values(doc):
+        return [{t: s["value"] for t, s in r["scores"].items()} for r in doc["rows"]]
+
+    assert values(first) == values(carried) == values(again) == values(fresh)
+
+
 def test_every_task_type_runs_through_the_cli_and_report_regenerates(small_data, tmp_path):
     out = tmp_path / "run"
     code = main(

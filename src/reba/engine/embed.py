@@ -278,6 +278,7 @@ class _Run:
             report=self.forward,
             sentences=SPLITTERS[intervention.splitter] if htp else None,
             begin=bool(htp and intervention.begin),
+            ends=spec.ends,
         )
         return prepared, failures
 
@@ -329,6 +330,7 @@ class _Run:
             whole=spec.whole,
             max_length=self.max_length,
             report=False,
+            ends=spec.ends,
         )
         return aux
 

@@ -164,6 +164,8 @@ def segments(item: PreparedInput, repetition: bool) -> list[str]:
     for position in (item.placeholder, *item.markers):  # TP's row, HTP's marker rows
         if position is not None:
             marks[position] = "placeholder"
+    if item.closing is not None:  # EmbedFilter's Echo EOS: pooled with the last slot
+        marks[item.closing] = "special"
     return marks
 
 

@@ -55,18 +55,28 @@ class EmbeddingCache:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
 
 
-def model_identity(lm) -> str:
+def model_identity(lm, revision: str | None = None) -> str:
     """Name plus a hash of what the vectors depend on besides the configuration: the model's
     files or weights (``reba.models.identity``), its architecture config, dtype and device type,
-    and reba's version (the same provenance ``Embedder.describe`` records)."""
-    from reba._version import __version__
+    and the revision of reba's vectors (``reba._version.VECTORS_REVISION``: the version in which
+    vectors last changed for an unchanged configuration; ``revision``: another one)."""
+    from reba._version import VECTORS_REVISION
     from reba.models.identity import model_digest
 
     config = lm.model.config.to_json_string(use_diff=False)
     parameter = next(lm.model.parameters())
-    parts = [config, str(parameter.dtype), parameter.device.type, model_digest(lm), __version__]
+    parts = [config, str(parameter.dtype), parameter.device.type, model_digest(lm)]
+    parts.append(revision or VECTORS_REVISION)
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     return f"{lm.name}|{digest}"
+
+
+def earlier_identities(lm) -> tuple[str, ...]:
+    """The model's identities under the earlier revisions whose vectors equal this one's
+    (``reba._version.EQUIVALENT_REVISIONS``): where a cache written by them is still read."""
+    from reba._version import EQUIVALENT_REVISIONS
+
+    return tuple(model_identity(lm, revision) for revision in EQUIVALENT_REVISIONS)
 
 
 def input_key(model: str, fingerprint: dict, max_length: int, item: object) -> bytes:

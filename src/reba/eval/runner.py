@@ -33,7 +33,7 @@ import numpy as np
 from reba.engine import check_method, embed_configs, progress_bar
 from reba.engine.counter import ForwardCounter
 from reba.eval import layer_criteria, selection, splits
-from reba.eval.cache import EmbeddingCache, input_key, model_identity
+from reba.eval.cache import EmbeddingCache, earlier_identities, input_key, model_identity
 from reba.eval.costs import measure_costs
 from reba.eval.evaluators import Input, TaskScore, WordInput, evaluator_for
 from reba.eval.postprocess import NONE, postprocessed, pp_label
@@ -108,7 +108,7 @@ def run_sweep(
     if sweep.sample:
         tasks = [splits.sample(t, sweep.sample, sweep.seed) for t in tasks]
     cache = EmbeddingCache(cache_path or cache_dir() / "embeddings.sqlite")
-    scorer = Scorer(cache, model_identity(lm), max_length or lm.max_length, sweep.bootstrap)
+    scorer = Scorer.of(cache, lm, max_length or lm.max_length, sweep.bootstrap)
     rows, timings = [], {}
     try:
         for level in ("word", "sentence"):
@@ -207,10 +207,10 @@ def fill_cache(lm, scorer, prints, inputs, level, batch_size, progress) -> int:
     configs = list({json.dumps(fp, sort_keys=True): cfg for cfg, fp in prints.items()}.values())
     missing = {}
     for cfg in configs:
-        have = scorer.cache.get_many(scorer.key(prints[cfg], item) for item in items)
-        missing[cfg] = {
-            i for i, item in enumerate(items) if scorer.key(prints[cfg], item) not in have
-        }
+        keys = [scorer.key(prints[cfg], item) for item in items]
+        have = scorer.cache.get_many(keys)
+        absent = [i for i, key in enumerate(keys) if key not in have]
+        missing[cfg] = set(scorer.carry_forward(prints[cfg], items, keys, absent))
     todo = sorted(set().union(*missing.values()))
     bar = progress_bar(progress, total=len(todo), desc=f"{level} inputs", unit="input")
     done = 0
@@ -250,10 +250,29 @@ class Scorer:
     model: str
     limit: int
     bootstrap: int
+    earlier: tuple[str, ...] = ()  # the model's identities under equivalent earlier revisions
     _vectors: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cache: EmbeddingCache, lm, limit: int, bootstrap: int) -> Scorer:
+        return cls(cache, model_identity(lm), limit, bootstrap, earlier_identities(lm))
 
     def key(self, fingerprint: dict, item: object) -> bytes:
         return input_key(self.model, fingerprint, self.limit, item)
+
+    def carry_forward(
+        self, fingerprint: dict, items: list, keys: list[bytes], absent: list[int]
+    ) -> list[int]:
+        """Copy the entries of ``items[i]`` (``i`` in ``absent``) cached under an equivalent
+        earlier revision to their keys ``keys[i]``; returns the indices still absent."""
+        for model in self.earlier:
+            if not absent:
+                break
+            old = {i: input_key(model, fingerprint, self.limit, items[i]) for i in absent}
+            found = self.cache.get_many(old.values())
+            self.cache.put_many((keys[i], found[old[i]]) for i in absent if old[i] in found)
+            absent = [i for i in absent if old[i] not in found]
+        return absent
 
     def vectors(self, fingerprint: dict, task: Task) -> dict[Input, np.ndarray]:
         """The cached vectors of a task's inputs (failed inputs stay out: their rows skip)."""
@@ -362,7 +381,7 @@ def _score_dict(score: TaskScore, seconds: float) -> dict:
 
 
 def _document(lm, tasks, data_dir, rows, timings, limit, sweep: Sweep) -> dict:
-    from reba._version import __version__
+    from reba._version import VECTORS_REVISION, __version__
 
     return {
         "sweep": {**asdict(sweep), "layers": list(sweep.layers)},
@@ -371,6 +390,7 @@ def _document(lm, tasks, data_dir, rows, timings, limit, sweep: Sweep) -> dict:
         "depth": lm.num_layers,
         "max_length": limit,
         "reba_version": __version__,
+        "vectors_revision": VECTORS_REVISION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "data_dir": str(Path(data_dir).resolve()),

@@ -11,6 +11,9 @@ Three ways to place a text:
 - a **template, in pieces**: each literal piece and the text are tokenized apart and joined
   (Echo's authors; every slot holds identical tokens).
 
+A template may also be placed between **ends** (EmbedFilter's Echo input): exactly one BOS
+before it and an EOS after it, instead of the tokenizer's own special tokens.
+
 Truncation cuts the text before it is placed, so every copy or slot holds the same (cut) text;
 it is reported per item. Word targets are the tokens overlapping the word's character span.
 """
@@ -107,8 +110,9 @@ def build_template(
     report: bool = True,
     sentences: Splitter | None = None,
     begin: bool = True,
+    ends: bool = False,
 ) -> tuple[list[PreparedInput], list[ItemFailure]]:
-    """Each item's text placed in ``template`` (see the module doc for ``whole``).
+    """Each item's text placed in ``template`` (see the module doc for ``whole`` and ``ends``).
 
     The text is cut, if needed, so that it also fits every template of ``also_fits`` (e.g.
     Contrastive Prompting's auxiliary prompt, which must hold the same text). With
@@ -117,8 +121,8 @@ def build_template(
     towards ``max_length``.
     """
     extra = (lambda text: marker_rows(sentences(text), begin)) if sentences else None
-    layout = _Layout(tok, template, whole)
-    others = [_Layout(tok, t, whole) for t in also_fits]
+    layout = _Layout(tok, template, whole, ends)
+    others = [_Layout(tok, t, whole, ends) for t in also_fits]
     prepared, failures = [], []
     for item, text in zip(items, _tokenize(tok, [i.text for i in items])):
         problem = _no_tokens(text)
@@ -137,6 +141,7 @@ def build_template(
             failures.append(ItemFailure(item.index, item.preview, problem))
             continue
         ids, slots, targets, placeholder, offsets = placed
+        closing = len(ids) - 1 if ends else None
         prepared.append(
             PreparedInput(
                 index=item.index,
@@ -148,6 +153,7 @@ def build_template(
                 targets=targets,
                 placeholder=placeholder,
                 text=_cut(item.text, text, cut),
+                closing=closing,
             )
         )
         if sentences is not None:
@@ -162,9 +168,12 @@ class _Layout:
     """A template's tokens for a given text: literal tokens are computed once (pieces), or
     the whole string is tokenized per text (whole)."""
 
-    def __init__(self, tok: Tokenizer, template: str, whole: bool):
+    def __init__(self, tok: Tokenizer, template: str, whole: bool, ends: bool = False):
         self.tok = tok
         self.whole = whole
+        # the special tokens around the prompt: the tokenizer's, or EmbedFilter's Echo ends
+        self.prefix, self.suffix = ends_ids(tok) if ends else (tok.prefix, tok.suffix)
+        self.ends = ends
         # segments: strings (with slots) around the placeholder, if there is one
         self.segments = template.split(PLACEHOLDER)
         self.n_slots = template.count(SLOT)
@@ -181,7 +190,8 @@ class _Layout:
             return len(self.place(text, None, None)[0])
         fixed = sum(len(self.literals[p.literal]) for p in self._pieces() if not p.is_slot)
         extra = len(self.segments) - 1  # the placeholder
-        return len(self.tok.prefix) + fixed + extra + self.n_slots * len(text_ids)
+        ends = len(self.suffix) if self.ends else 0  # the tokenizer's suffix: whole only
+        return len(self.prefix) + fixed + extra + self.n_slots * len(text_ids) + ends
 
     def _pieces(self):
         return [p for segment in self.segments for p in split_template(segment)]
@@ -190,7 +200,7 @@ class _Layout:
         """``(ids, slots, targets, placeholder, offsets)`` for ``text`` (whose own tokens are
         ``own``; needed in pieces), or the reason the word cannot be found; ``offsets``: the
         character offsets in ``text`` of the first slot's tokens."""
-        ids: list[int] = list(self.tok.prefix)
+        ids: list[int] = list(self.prefix)
         slots: list[tuple[int, int]] = []
         targets: list[tuple[int, ...]] = []
         offsets: list[tuple[int, int]] = []
@@ -203,8 +213,8 @@ class _Layout:
                 self._place_whole(segment, text, span, ids, slots, targets, offsets)
             else:
                 self._place_pieces(segment, own, span, ids, slots, targets, offsets)
-        if self.whole:
-            ids += self.tok.suffix
+        if self.whole or self.ends:
+            ids += self.suffix
         if span is not None and not all(targets):
             return f"the word {text[span[0] : span[1]]!r} is not aligned to any token in the prompt"
         targets_ = tuple(targets) if span else None
@@ -212,7 +222,7 @@ class _Layout:
 
     def _place_whole(self, segment, text, span, ids, slots, targets, offsets) -> None:
         string, starts = _fill(segment, text)
-        encoded = _encode(self.tok, [string])[0]
+        encoded = _encode(self.tok, [string])[0]  # no special tokens: self.prefix/suffix
         base = len(ids)
         ids += encoded.ids
         for start in starts:
@@ -237,6 +247,20 @@ class _Layout:
             slots.append((start, len(ids)))
             if span is not None:
                 targets.append(_shift(own.overlapping(span), start))
+
+
+def ends_ids(tok: Tokenizer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """EmbedFilter's Echo ends, ``((BOS,), (EOS,))``: the tokenizer's BOS, or its EOS when it
+    has none (``run4*_echo.py``: ``if tokenizer.bos_token_id is None: tokenizer.bos_token_id =
+    tokenizer.eos_token_id``); a ValueError when it has no EOS."""
+    eos = getattr(tok.tokenizer, "eos_token_id", None)
+    if eos is None:
+        raise ValueError(
+            "the 'ends' input (EmbedFilter's Echo: [BOS] + prompt + [EOS]) needs an EOS token, "
+            "and this model's tokenizer has none (eos_token_id is None)"
+        )
+    bos = getattr(tok.tokenizer, "bos_token_id", None)
+    return (eos if bos is None else bos,), (eos,)
 
 
 def _fill(segment: str, text: str) -> tuple[str, list[int]]:

@@ -87,6 +87,7 @@ def with_sentence_markers(
         if item.targets is None
         else tuple(tuple(where[p] for p in t) for t in item.targets),
         placeholder=None,
+        closing=None if item.closing is None else where[item.closing],
         sentence_markers=tuple(sentence_markers),
         begin_markers=begin_markers,
         sentence_sources=sources,

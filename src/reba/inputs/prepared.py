@@ -12,7 +12,8 @@ class PreparedInput:
     ``slots`` are the ``[start, end)`` token ranges of each occurrence of the text (the k
     copies of a repetition, or a template's ``{text}`` slots); ``targets`` (word level) are the
     positions of the word's tokens in each slot; ``placeholder`` is the position of Token
-    Prepending's extra row, if any.
+    Prepending's extra row, if any; ``closing`` is the position of the EOS that EmbedFilter's
+    Echo input ends with (``Prompt.ends``), which the mean read-out pools with the last slot.
     """
 
     index: int  # the item's position in the caller's input
@@ -29,6 +30,7 @@ class PreparedInput:
     sentence_markers: tuple[int, ...] = ()
     begin_markers: tuple[int, ...] = ()
     sentence_sources: tuple[int, ...] = ()
+    closing: int | None = None
 
     @property
     def length(self) -> int:

@@ -8,7 +8,7 @@
     demonstration := "icl" [params]
     values      := ("va" | "alignedwva") [params]
     params      := "[" name "=" value ("," name "=" value)* "]"
-    tokenization:= "whole" | "pieces"
+    tokenization:= "whole" | "pieces" | "ends" | "no-ends"
 
 ``base`` is a preset (``reba.methods.presets``) or a method registered with
 :func:`register_method`. ``pcot+reba`` is PCoT's prompt read with ReBA's backward attention;
@@ -19,7 +19,9 @@ PromptEOL's vector with EmbedFilter, ``prompteol+sparse`` adds PromptReps' spars
 parts may come in any order. An intervention starts
 from the paper's setting for that base when there is one (``prompteol+tp`` reads layer
 depth-5), else from its defaults on the base's layer. Every name has one canonical spelling,
-used in labels and cache keys (``echo+last`` is ``echo-last``).
+used in labels and cache keys (``echo+last`` is ``echo-last``). ``ends`` places a prompt
+between one BOS and an EOS, pooled by the mean read-out (EmbedFilter's Echo input:
+``echo-prompt+ends``); ``no-ends`` takes them off (``embedfilter-echo+no-ends``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ HEADS = {
 }
 PARAMETRISED = {**INTERVENTIONS, **HEADS, **VALUE_PARTS}  # VALUE_PARTS: Recipe.values
 TOKENIZATIONS = ("whole", "pieces")
+ENDS = {"ends": True, "no-ends": False}
 
 _registered: dict[str, Recipe] = {}
 _PART = re.compile(r"^([a-z][a-z0-9_-]*)(?:\[([^\]]*)\])?$")
@@ -88,7 +91,7 @@ def parse_method(name: str) -> ParsedMethod:
     bases = base_methods()
     if parts[0] not in bases:
         raise ValueError(_unknown(parts[0], bases))
-    readout, intervention, tokenization, heads, values = _modifiers(name, parts[1:])
+    readout, intervention, tokenization, heads, values, ends = _modifiers(name, parts[1:])
     recipe = _start(parts[0], intervention)
     own = recipe.intervention
     if intervention is not None and own is not None and type(own).name != intervention[0]:
@@ -108,8 +111,8 @@ def parse_method(name: str) -> ParsedMethod:
         recipe = dataclasses.replace(recipe, **changes)  # one change: checked as a whole
     except ValueError as err:
         raise ValueError(f"method {name!r}: {err}") from None
-    if tokenization is not None:
-        recipe = _tokenized(recipe, tokenization == "whole", name)
+    if tokenization is not None or ends is not None:
+        recipe = _tokenized(recipe, tokenization, ends, name)
     return ParsedMethod(canonical_name(parts[0], recipe), recipe)
 
 
@@ -155,7 +158,7 @@ def split_method_list(text: str) -> list[str]:
 
 
 def _modifiers(name: str, parts: list[str]):
-    readout = intervention = tokenization = values = None
+    readout = intervention = tokenization = values = ends = None
     heads: dict[str, dict[str, object]] = {}
     for part in parts:
         match = _PART.match(part)
@@ -180,6 +183,10 @@ def _modifiers(name: str, parts: list[str]):
             values = (word, _params(name, word, params))
         elif word in TOKENIZATIONS and params is None:
             tokenization = word
+        elif word in ENDS and params is None:
+            if ends is not None:
+                raise ValueError(f"method {name!r}: ends given twice")
+            ends = ENDS[word]
         else:
             raise ValueError(
                 f"method {name!r}: unknown part {part!r}; after the base method come read-outs "
@@ -187,9 +194,10 @@ def _modifiers(name: str, parts: list[str]):
                 f"cp[alpha=2]), read-outs through the LM head (embedfilter, sparse, e.g. "
                 f"embedfilter[ratio=4]), router weights (moee), value read-outs (va, alignedwva, "
                 f"e.g. va[start=2]), a demonstration "
-                f"(icl[demo=N,pool=PATH]) or tokenizations ({', '.join(TOKENIZATIONS)})"
+                f"(icl[demo=N,pool=PATH]), tokenizations ({', '.join(TOKENIZATIONS)}) or "
+                f"a prompt's ends ({', '.join(ENDS)})"
             )
-    return readout, intervention, tokenization, heads, values
+    return readout, intervention, tokenization, heads, values, ends
 
 
 def _params(name: str, kind: str, text: str | None) -> dict[str, object]:
@@ -228,11 +236,22 @@ def _with_params(current, kind: str, params: dict[str, object]):
     return dataclasses.replace(current, **params)
 
 
-def _tokenized(recipe: Recipe, whole: bool, name: str) -> Recipe:
+def _tokenized(recipe: Recipe, tokenization: str | None, ends: bool | None, name: str) -> Recipe:
     if not recipe.prompts or len(recipe.prompts) != len(recipe.inputs):
-        raise ValueError(f"method {name!r}: whole/pieces tokenization applies to prompts only")
-    inputs = tuple(Prompt(p.template, whole) for p in recipe.prompts)
-    return dataclasses.replace(recipe, inputs=inputs)
+        what = "whole/pieces tokenization" if tokenization else "ends (BOS ... EOS)"
+        raise ValueError(f"method {name!r}: {what} applies to prompts only")
+    inputs = tuple(
+        Prompt(
+            p.template,
+            p.whole if tokenization is None else tokenization == "whole",
+            p.ends if ends is None else ends,
+        )
+        for p in recipe.prompts
+    )
+    try:
+        return dataclasses.replace(recipe, inputs=inputs)
+    except ValueError as err:
+        raise ValueError(f"method {name!r}: {err}") from None
 
 
 def canonical_name(base: str, recipe: Recipe) -> str:
@@ -262,8 +281,10 @@ def canonical_name(base: str, recipe: Recipe) -> str:
         name += f"+{recipe.values.name}" + (f"[{changed}]" if changed else "")
     if recipe.readout != start.readout:
         name += f"+{recipe.readout}"
-    if recipe.inputs != start.inputs:
+    if [p.whole for p in recipe.prompts] != [p.whole for p in start.prompts]:
         name += "+whole" if recipe.prompts[0].whole else "+pieces"
+    if [p.ends for p in recipe.prompts] != [p.ends for p in start.prompts]:
+        name += "+ends" if recipe.prompts[0].ends else "+no-ends"
     return name
 
 

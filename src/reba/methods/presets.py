@@ -34,6 +34,7 @@ def prompts(
     about: str,
     layer: int = -1,
     whole: bool = True,
+    ends: bool = False,
     readout: Readout = "last",
     intervention: Intervention | None = None,
     embedfilter: EmbedFilter | None = None,
@@ -42,7 +43,7 @@ def prompts(
     icl: InContext | None = None,
 ) -> Recipe:
     """The text in each template (several: their vectors are averaged)."""
-    inputs = tuple(Prompt(t, whole) for t in templates)
+    inputs = tuple(Prompt(t, whole, ends) for t in templates)
     return Recipe(
         inputs,
         readout,
@@ -91,9 +92,10 @@ PRESETS: dict[str, Recipe] = {
     "embedfilter": prompts(T.EMBEDFILTER, embedfilter=EmbedFilter(),
                            about="EmbedFilter: the prompt's last token, middle half of the "
                                  "head's singular directions"),
-    "embedfilter-echo": prompts(T.EMBEDFILTER_ECHO, whole=False, readout="mean",
+    "embedfilter-echo": prompts(T.EMBEDFILTER_ECHO, whole=False, ends=True, readout="mean",
                                 embedfilter=EmbedFilter(),
-                                about="EmbedFilter over Echo: mean of the second occurrence"),
+                                about="EmbedFilter over Echo: [BOS] prompt [EOS], mean of the "
+                                      "second occurrence and the EOS"),
     "promptreps": prompts(T.PROMPTREPS_PASSAGE, whole=False, sparse=SparseLogits(),
                           about="PromptReps (passage prompt): dense last token + sparse logits"),
     "promptreps-query": prompts(T.PROMPTREPS_QUERY, whole=False, sparse=SparseLogits(),

@@ -61,8 +61,10 @@ def weights(
 
 def _weights(readout, level, item, out, prefix_rows) -> torch.Tensor:
     if readout == "mean":
-        last_slot = item.targets[-1] if level == "word" else item.slot_positions(-1)
-        return _indicator(item.length, last_slot)
+        if level == "word":
+            return _indicator(item.length, item.targets[-1])
+        closing = [] if item.closing is None else [item.closing]  # EmbedFilter's Echo EOS
+        return _indicator(item.length, [*item.slot_positions(-1), *closing])
     if readout == "last":
         return _indicator(item.length, [item.last])
     if readout == "reba":

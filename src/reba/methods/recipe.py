@@ -36,10 +36,16 @@ class Repetition:
 @dataclass(frozen=True)
 class Prompt:
     """The text placed in a template's ``{text}`` slots. ``whole``: tokenize the prompt string
-    as one (PromptEOL family); otherwise template pieces and text apart (Echo)."""
+    as one (PromptEOL family); otherwise template pieces and text apart (Echo).
+
+    ``ends``: EmbedFilter's Echo input: exactly one BOS before the prompt (the tokenizer's BOS,
+    or its EOS when it has none, as the authors' scripts set it) and an EOS after it, in place
+    of the tokenizer's own special tokens; the mean read-out pools that EOS with the last
+    occurrence of the text."""
 
     template: str
     whole: bool = True
+    ends: bool = False
 
     def __post_init__(self) -> None:
         check_template(self.template)

@@ -4,7 +4,8 @@
      "readout": "last", "layer": -2, "intervention": {"type": "tp", "start": 1, ...},
      "repeats": false, "default_k": 1, "description": "..."}
 
-An input is ``"repetition"`` or a prompt ``{"template", "whole"}``; an intervention is ``null``
+An input is ``"repetition"`` or a prompt ``{"template", "whole"}`` (with ``"ends": true`` for
+EmbedFilter's Echo input); an intervention is ``null``
 or its type (``tp``, ``cp``, ``kv``) with every parameter; ``embedfilter``, ``sparse``
 (read-outs through the LM head), ``moee`` and ``values`` (``{"type": "va" | "alignedwva", ...}``)
 appear only when the recipe has them, with every parameter. The same pieces are the recipe's
@@ -51,7 +52,8 @@ _RECIPE_KEYS = (
 
 def describe_input(spec: Repetition | Prompt) -> Any:
     if isinstance(spec, Prompt):
-        return {"template": spec.template, "whole": spec.whole}
+        ends = {"ends": True} if spec.ends else {}  # only when set: other keys stay as they were
+        return {"template": spec.template, "whole": spec.whole, **ends}
     return "repetition"
 
 
@@ -123,9 +125,12 @@ def recipe_from_dict(data: Any, *, source: str = "recipe") -> Recipe:
 def _input(spec: Any, where: str) -> Repetition | Prompt:
     if spec == "repetition":
         return Repetition()
-    if isinstance(spec, dict) and set(spec) <= {"template", "whole"} and "template" in spec:
-        return Prompt(spec["template"], bool(spec.get("whole", True)))
-    raise ValueError(f'{where}: expected "repetition" or {{"template": ..., "whole": ...}}')
+    if isinstance(spec, dict) and set(spec) <= {"template", "whole", "ends"} and "template" in spec:
+        whole, ends = bool(spec.get("whole", True)), bool(spec.get("ends", False))
+        return Prompt(spec["template"], whole, ends)
+    raise ValueError(
+        f'{where}: expected "repetition" or {{"template": ..., "whole": ..., "ends": ...}}'
+    )
 
 
 def _intervention(spec: Any, where: str):

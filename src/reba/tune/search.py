@@ -32,7 +32,7 @@ import numpy as np
 
 from reba.engine import check_method
 from reba.eval import layer_criteria, selection, splits
-from reba.eval.cache import EmbeddingCache, model_identity
+from reba.eval.cache import EmbeddingCache
 from reba.eval.runner import Scorer, fill_cache, sweep_configs, unique_inputs
 from reba.eval.tasks import SINGLE, Task, texts_task
 from reba.methods import EmbeddingConfig, parse_method
@@ -147,7 +147,7 @@ def search(
     # read the texts' own vectors, which the tasks' inputs hold already
     scored_free = list(free.values()) if criterion == ALIGN_UNIFORM else []
     cache = EmbeddingCache(cache_path or cache_dir() / "embeddings.sqlite")
-    scorer = Scorer(cache, model_identity(lm), max_length or lm.max_length, bootstrap)
+    scorer = Scorer.of(cache, lm, max_length or lm.max_length, bootstrap)
     inputs = unique_inputs([*tasks, *scored_free])
     candidates, searched, skipped, stage_seconds = [], [], [], []
     start = clock()
