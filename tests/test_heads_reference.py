@@ -212,9 +212,15 @@ def smollm2_head(smollm2):
     return smollm2.model.get_input_embeddings().weight.detach()
 
 
-def test_smollm2_embedfilter_matches_reference(smollm2, smollm2_head):
-    got = reba.Embedder(smollm2, method="embedfilter").encode(TEXTS[:2], batch_size=2)
-    want = [R.embedfilter(smollm2.model, smollm2.tokenizer, smollm2_head, t) for t in TEXTS[:2]]
+@pytest.mark.parametrize("echo", [False, True])
+def test_smollm2_embedfilter_matches_reference(smollm2, smollm2_head, echo):
+    """(``echo``: the authors' Echo input, with the real tokenizer's BOS and EOS.)"""
+    method = "embedfilter-echo" if echo else "embedfilter"
+    got = reba.Embedder(smollm2, method=method).encode(TEXTS[:2], batch_size=2)
+    want = [
+        R.embedfilter(smollm2.model, smollm2.tokenizer, smollm2_head, t, echo=echo)
+        for t in TEXTS[:2]
+    ]
     assert_close(got, np.stack([w.numpy() for w in want]))
 
 
