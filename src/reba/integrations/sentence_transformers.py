@@ -240,12 +240,6 @@ def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
     if "schema" in data:
         return data
     data = {**data, **(data.get("embedder_kwargs") or {})}
-    for recorded_only in (
-        "embedder_kwargs",
-        "dimension",
-        "reba_version",
-        "vectors_revision",
-        "device",
-    ):
+    for recorded_only in ("embedder_kwargs", "dimension", "reba_version", "device"):
         data.pop(recorded_only, None)
     return {"schema": SCHEMA, "version": 1, **data}
