@@ -401,17 +401,24 @@ def svd_rows(W, keep, start=None):
     return rows * torch.sign(rows[torch.arange(keep), first_largest])[:, None]
 
 
-def echo_with_ends(model, tokenizer, template, text, layer=-1):
+def echo_ends_input(tokenizer, template, text):
     """EmbedFilter's Echo input, as CentreChen/EmbFilter's run4*_echo.py ``transform_func``
     builds it: ``[bos] + piece0 + x + piece1 + x + [eos]`` (pieces and text tokenized apart,
-    no special tokens), BOS set to EOS when the tokenizer has none; the mean over the second
-    ``x`` and the EOS (their ``embed_mask``)."""
+    no special tokens), BOS set to EOS when the tokenizer has none. Returns the ids, the first
+    ``x``'s positions and their ``embed_mask`` (the second ``x`` and the EOS)."""
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     pieces = [part for part in template.split("{text}") if part]
     p0, p1 = (tokenizer(p, add_special_tokens=False)["input_ids"] for p in pieces)
     x = tokenizer(text, add_special_tokens=False)["input_ids"]
     ids = [bos] + p0 + x + p1 + x + [tokenizer.eos_token_id]
     mask = [0] + [0] * len(p0) + [0] * len(x) + [0] * len(p1) + [1] * len(x) + [1]
+    first = list(range(1 + len(p0), 1 + len(p0) + len(x)))
+    return ids, first, mask
+
+
+def echo_with_ends(model, tokenizer, template, text, layer=-1):
+    """The mean over ``echo_ends_input``'s mask (the second ``x`` and the EOS)."""
+    ids, _, mask = echo_ends_input(tokenizer, template, text)
     H, _ = run(model, ids, layer, attention=False)
     return weighted(H, torch.tensor(mask, dtype=H.dtype))
 

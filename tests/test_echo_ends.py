@@ -99,16 +99,10 @@ def test_refused_without_an_eos(tiny):
 def test_ends_with_other_readouts(tiny, name, readout):
     """ReBA's read-out over the input with ends (the EOS is one more column); the last token
     is then the EOS."""
-    tok = tiny.tokenizer
     got = reba.Embedder(tiny, method=name).encode(TEXTS[:2], batch_size=2)
     want = []
     for text in TEXTS[:2]:
-        x = tok(text, add_special_tokens=False)["input_ids"]
-        p0, p1 = (
-            tok(p, add_special_tokens=False)["input_ids"] for p in ECHO_T.split("{text}") if p
-        )
-        ids = [tok.bos_token_id, *p0, *x, *p1, *x, tok.eos_token_id]
-        first = list(range(1 + len(p0), 1 + len(p0) + len(x)))
+        ids, first, _ = R.echo_ends_input(tiny.tokenizer, ECHO_T, text)
         H, S = R.run(tiny.model, ids, -1, attention=readout == "reba")
         want.append(R.readout(H, S, [first], readout).numpy())
     assert_close(got, np.stack(want))
