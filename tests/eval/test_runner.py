@@ -215,3 +215,18 @@ def test_eval_config_evaluates_exactly_that_configuration(tiny_dir, small_data, 
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [(r["level"], r["label"]) for r in doc["rows"]] == [("sentence", "echo-3/L-2")]
     assert main([*args, "--out", str(tmp_path / "o2"), "--methods", "mean"]) == 2
+
+
+def test_eval_without_methods_runs_the_leading_grid_at_k2(small_data, tmp_path):
+    from reba.eval.grids import GRIDS
+
+    out = tmp_path / "run"
+    args = ["eval", "--model", "tiny-random-llama", "--data", str(small_data), "--quiet"]
+    args += ["--tasks", "en_STSB", "--out", str(out), "--cache", str(tmp_path / "c")]
+    assert main(args) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["sweep"]["methods"] == list(GRIDS["leading"]) and doc["sweep"]["ks"] == [2]
+    repeats = {"echo", "reba"}
+    assert [(r["config"]["method"], r["config"]["k"]) for r in doc["rows"]] == [
+        (m, 2 if m in repeats else 1) for m in GRIDS["leading"]
+    ]

@@ -331,3 +331,20 @@ def test_texts_by_twonn_and_a_criterion_without_label_free_refused(model_dir, tm
     assert main([*common, "--data", str(tmp_path / "texts.txt"), "--type", "sts", "--out",
                  str(tmp_path / "x.json")]) == 2  # fmt: skip
     assert "--criterion twonn chooses without labels: add --label-free" in capsys.readouterr().err
+
+
+def test_the_default_grid_searches_every_leading_method(sts_file, tmp_path):
+    from reba.eval.grids import GRIDS
+    from reba.tune import DEFAULT_METHODS
+
+    assert GRIDS["leading"] == DEFAULT_METHODS  # one list: reba eval's default and tune's
+    lm = reba.load_model("tiny-random-llama", device="cpu")  # with its LM head (EmbedFilter)
+    config, doc, _ = tune(
+        lm, [file_task(sts_file, "sts")], tmp_path / "best.json",
+        grid=Grid(ks=(2,), layers=(None,)), bootstrap=20, cost_texts=2,
+        cache_path=tmp_path / "c.sqlite",
+    )  # fmt: skip
+    methods = {c["config"]["method"] for c in doc["candidates"]}
+    assert methods == set(DEFAULT_METHODS)
+    assert doc["winner"]["dev"] == max(c["dev"] for c in doc["candidates"])
+    assert config.method in methods

@@ -39,8 +39,8 @@ def wants_free(text: str) -> bool:
 # What --config replaces, with the defaults used without it.
 SWEEP_DEFAULTS = {
     "model": None,  # reba.models.DEFAULT_MODEL
-    "methods": "mean,echo,reba",
-    "k": "1-5",
+    "methods": "leading",  # reba.eval.grids: what to run first on a model never tried
+    "k": "2",
     "layers": "own",
     "preprocess": None,
     "max_length": None,
@@ -58,10 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--methods",
         default=None,
         help="comma-separated methods, combinations or named grids (all, repetition, prompts, "
-        "interventions, reba-prompts, frontier, word), e.g. prompts,reba,pcot+reba; "
-        "'reba+prefix' adds the authors' BOS-row variant (default: mean,echo,reba)",
+        "interventions, reba-prompts, frontier, leading, word), e.g. prompts,reba,pcot+reba; "
+        "'reba+prefix' adds the authors' BOS-row variant (default: leading, the stage-2 "
+        "leaders of results/README.md and the baselines)",
     )
-    parser.add_argument("--k", default=None, help="copies, e.g. 1-5 or 2,4 (default: 1-5)")
+    parser.add_argument("--k", default=None, help="copies, e.g. 1-5 or 2,4 (default: 2)")
     parser.add_argument(
         "--layers",
         default=None,

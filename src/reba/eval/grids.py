@@ -8,6 +8,9 @@ frontier      the 2026 methods on dense models (docs/methods-2026.md): EmbedFilt
               dense vector, in-context PromptEOL, KV-Embedding, HTP, VA and AlignedWVA, and
               ReBA's read-out over those that take one (MoEE needs a mixture-of-experts model)
 all           all of the above
+leading       what to run first on a model reba has never seen (``reba eval``'s default): the
+              methods of the stage-2 leaderboards of all three models measured (results/README.md,
+              "Stage 2"), best first across them, then the classical baselines
 word          the word-level grid: repetition read-outs and prompts read at the word
 """
 
@@ -41,6 +44,19 @@ GRIDS: dict[str, tuple[str, ...]] = {
         "htp",
         "va",
         "alignedwva",
+    ),
+    "leading": (
+        "embedfilter",
+        "embedfilter-echo",
+        "kv-embedding",
+        "pcot+reba",
+        "echo-prompt",
+        "pcot",
+        "prompteol",
+        "reba",
+        "echo",
+        "va",
+        "mean",
     ),
     "word": (
         "mean",

@@ -33,6 +33,7 @@ import numpy as np
 from reba.engine import check_method
 from reba.eval import layer_criteria, selection, splits
 from reba.eval.cache import EmbeddingCache
+from reba.eval.grids import GRIDS
 from reba.eval.runner import Scorer, fill_cache, sweep_configs, unique_inputs
 from reba.eval.tasks import SINGLE, Task, texts_task
 from reba.methods import EmbeddingConfig, parse_method
@@ -40,17 +41,9 @@ from reba.models import LoadedModel, cache_dir
 
 logger = logging.getLogger(__name__)
 
-# The leaders of results/README.md on gemma-3-270m and smollm2-135m, then the baselines.
-DEFAULT_METHODS = (
-    "echo-prompt",
-    "reba",
-    "pcot+tp+reba",
-    "pcot+reba",
-    "echo",
-    "pcot",
-    "prompteol",
-    "mean",
-)
+# What to run first on a model never tried: the stage-2 leaders of all three models measured
+# (results/README.md), best first, then the baselines; the same list as ``reba eval``'s default.
+DEFAULT_METHODS = GRIDS["leading"]
 DEFAULT_KS = (1, 2, 3)
 ALIGN_UNIFORM = "align-uniform"  # the texts evaluator's: minus (alignment + uniformity)
 FREE_CRITERIA = (ALIGN_UNIFORM, *layer_criteria.CRITERIA)
