@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from reba.eval.report import averages, paired_difference
+
 TYPES = ("sts", "pair_classification", "classification")
 
 
-def average(doc: dict, row: dict, tasks: list[str] | None = None) -> float:
-    return float(np.mean([row["scores"][t]["value"] for t in tasks or doc["tasks"]]))
+def average(doc: dict, row: dict) -> float:
+    return float(np.mean([row["scores"][t]["value"] for t in doc["tasks"]]))
 
 
 def resamples(doc: dict, row: dict) -> np.ndarray:
@@ -29,8 +31,8 @@ def resamples(doc: dict, row: dict) -> np.ndarray:
 
 
 def paired(doc: dict, a: dict, b: dict) -> str:
-    se = (resamples(doc, a) - resamples(doc, b)).std(ddof=1)
-    return f"{average(doc, a) - average(doc, b):+.3f} ± {se:.3f}"
+    diff, se, _, _ = paired_difference(a, b, list(doc["tasks"]))
+    return f"{diff:+.3f} ± {se:.3f}"
 
 
 def own_rows(doc: dict) -> list[dict]:
@@ -41,6 +43,7 @@ def own_rows(doc: dict) -> list[dict]:
 def model_table(doc: dict) -> list[str]:
     labels = {r["label"]: r for r in doc["rows"]}
     base = labels["prompteol"]
+    groups = averages(doc, "sentence")  # {label: {task type or "all": mean}}
     lines = [
         "| method | all ± se | − PromptEOL (paired) | − the row above (paired) | pp-mean "
         "| sts | pair | classification |",
@@ -50,10 +53,8 @@ def model_table(doc: dict) -> list[str]:
     for row in own_rows(doc):
         se = resamples(doc, row).std(ddof=1)
         pp = labels.get(row["label"] + "/pp-mean")
-        by_type = []
-        for kind in TYPES:
-            tasks = [t for t, info in doc["tasks"].items() if info["type"] == kind]
-            by_type.append(f"{average(doc, row, tasks):.3f}" if tasks else "–")
+        by_group = groups[row["label"]]
+        by_type = [f"{by_group[kind]:.3f}" if kind in by_group else "–" for kind in TYPES]
         lines.append(
             f"| {row['label']} | {average(doc, row):.3f} ± {se:.3f} "
             f"| {'–' if row is base else paired(doc, row, base)} "

@@ -157,22 +157,30 @@ def _paired(rows: list[dict], cols, reference: str) -> str | None:
     for r in rows:
         if r is ref or not all(_resamples(r, t) for t in tasks):
             continue
-        if any(
-            r["scores"][t]["extra"]["units"] != ref["scores"][t]["extra"]["units"] for t in tasks
-        ):
+        paired = paired_difference(r, ref, tasks)
+        if paired is None:
             continue  # other items were scored: not a paired comparison
-        diffs = [value(r, t, "value") - value(ref, t, "value") for t in tasks]
-        per_resample = [
-            sum(a - b for a, b in pairs) / len(tasks)
-            for pairs in zip(*(zip(_resamples(r, t), _resamples(ref, t)) for t in tasks))
-            if all(a is not None and b is not None for a, b in pairs)
-        ]
-        se = _sd(per_resample)
-        better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-        lines.append(
-            f"| {label(r)} | {sum(diffs) / len(diffs):+.4f} | {se:.4f} | {better} / {worse} |"
-        )
+        diff, se, better, worse = paired
+        lines.append(f"| {label(r)} | {diff:+.4f} | {se:.4f} | {better} / {worse} |")
     return "\n".join(lines)
+
+
+def paired_difference(
+    row: dict, ref: dict, tasks: list[str]
+) -> tuple[float, float, int, int] | None:
+    """``row`` minus ``ref`` over ``tasks``: the mean difference of the main score, its paired
+    bootstrap standard error (both resampled on the same units), and how many tasks are better
+    and worse. None when the two were scored on different units (not a paired comparison)."""
+    if any(row["scores"][t]["extra"]["units"] != ref["scores"][t]["extra"]["units"] for t in tasks):
+        return None
+    diffs = [value(row, t, "value") - value(ref, t, "value") for t in tasks]
+    per_resample = [
+        sum(a - b for a, b in pairs) / len(tasks)
+        for pairs in zip(*(zip(_resamples(row, t), _resamples(ref, t)) for t in tasks))
+        if all(a is not None and b is not None for a, b in pairs)
+    ]
+    better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    return sum(diffs) / len(diffs), _sd(per_resample), better, worse
 
 
 def _resamples(row: dict, task: str) -> list | None:
